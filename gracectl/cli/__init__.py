@@ -1,0 +1,1 @@
+"""Thin Typer commands: parse, call the library, render with Rich."""

@@ -1,0 +1,1 @@
+"""One module per infrastructure kind, each behind the `Component` interface in `base`."""

@@ -1,0 +1,64 @@
+"""The small interface every infrastructure kind implements, and the context it works in."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from gracectl.config import Settings
+from gracectl.layout import Layout
+from gracectl.secrets_store import Secrets
+from gracectl.service_user import ServiceUser
+from gracectl.status import ComponentStatus
+from gracectl.supervisor import Program
+from gracectl.topology import Node, Topology
+
+
+@dataclass(frozen=True)
+class StackContext:
+    settings: Settings
+    topology: Topology
+    layout: Layout
+    secrets: Secrets
+    user: ServiceUser
+    # name -> pid of programs supervisord reports running
+    pids: dict[str, int]
+
+
+class Component(ABC):
+    """An infrastructure kind: how to configure it, run it, probe it, and know it is ready."""
+
+    kind: str
+    #: Start order: lower first; `up` waits for each tier to be ready before the next.
+    tier: int
+    #: What the progress display says while waiting.
+    waiting_for: str
+
+    def nodes(self, ctx: StackContext) -> list[Node]:
+        return [n for n in ctx.topology.nodes if n.kind == self.kind]
+
+    def binaries(self, ctx: StackContext) -> list[str]:
+        """Executables this kind needs (absolute paths or names on PATH)."""
+        return []
+
+    @abstractmethod
+    def write_configs(self, ctx: StackContext) -> None:
+        """Render config files; files holding runtime state are written only once."""
+
+    @abstractmethod
+    def programs(self, ctx: StackContext) -> list[Program]:
+        """The supervisord programs for this kind's nodes."""
+
+    @abstractmethod
+    def probe(self, ctx: StackContext) -> list[ComponentStatus]:
+        """Live status of each node, from the nodes themselves."""
+
+    @abstractmethod
+    def not_ready_reason(self, ctx: StackContext) -> str | None:
+        """None when this kind is fully ready; otherwise what is still missing."""
+
+    def after_ready(self, ctx: StackContext) -> None:
+        """One-off work once ready (create the application role, apply dynamic config)."""
+
+    def _pid(self, ctx: StackContext, node: Node) -> int | None:
+        return ctx.pids.get(node.name)

@@ -1,0 +1,97 @@
+"""Process identity: a PID is only ever signalled when its start time and command match.
+
+PIDs are recycled; a record of (pid, create_time, cmdline) taken when gracectl saw the
+process lets `down` and fault healing prove a process is the one it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Iterable
+
+import psutil
+from pydantic import BaseModel, ConfigDict
+
+log = logging.getLogger(__name__)
+
+
+class ProcessRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    pid: int
+    create_time: float
+    cmdline: tuple[str, ...]
+
+
+def record(name: str, pid: int) -> ProcessRecord | None:
+    try:
+        proc = psutil.Process(pid)
+        return ProcessRecord(
+            name=name, pid=pid, create_time=proc.create_time(), cmdline=tuple(proc.cmdline())
+        )
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def live_process(rec: ProcessRecord) -> psutil.Process | None:
+    """The live process behind `rec`, or None if it is gone or the PID was recycled."""
+    try:
+        proc = psutil.Process(rec.pid)
+        if abs(proc.create_time() - rec.create_time) > 0.05:
+            return None
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        # Redis and PostgreSQL rewrite their titles; the start time already pins identity,
+        # the command line guards against clock adjustments.
+        if rec.cmdline and tuple(proc.cmdline())[:1] != rec.cmdline[:1]:
+            title = " ".join(proc.cmdline())
+            if rec.cmdline[0].rsplit("/", 1)[-1] not in title:
+                return None
+        return proc
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def processes_mentioning(fragment: str) -> list[psutil.Process]:
+    """Processes whose command line contains `fragment` (e.g. a data directory path)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            if any(fragment in arg for arg in cmdline) and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def terminate(procs: Iterable[psutil.Process], grace_s: float = 10.0) -> list[int]:
+    """SIGTERM, wait up to `grace_s`, then SIGKILL what is left. Returns the PIDs signalled."""
+    procs = list(procs)
+    for proc in procs:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for proc in alive:
+        try:
+            log.info("process %s did not stop on SIGTERM within %.0f s: SIGKILL", proc.pid, grace_s)
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    return [p.pid for p in procs]
+
+
+def wait_gone(pid: int, create_time: float, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    rec = ProcessRecord(name="", pid=pid, create_time=create_time, cmdline=())
+    while time.monotonic() < deadline:
+        if live_process(rec) is None:
+            return True
+        time.sleep(0.1)
+    return live_process(rec) is None

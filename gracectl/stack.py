@@ -1,0 +1,400 @@
+"""The local stack's lifecycle: `up`, `status`, `down`, on top of supervisord.
+
+`up` starts one tier at a time and waits until each is really ready (quorum, leader,
+streaming replicas, proxy routing, Sentinel agreement); `down` stops everything it started,
+proving each process's identity before signalling it, and keeps the data unless purged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from pydantic import ValidationError
+
+from gracectl.components.base import Component, StackContext
+from gracectl.components.postgres import Postgres
+from gracectl.config import Settings
+from gracectl.errors import (
+    ComponentTimeout,
+    ConfigError,
+    EnvironmentProblem,
+    GracectlError,
+    StackNotRunning,
+)
+from gracectl.layout import Layout
+from gracectl.processes import ProcessRecord, live_process, processes_mentioning, terminate
+from gracectl.registry import components
+from gracectl.secrets_store import Secrets, load, load_or_create
+from gracectl.service_user import ServiceUser, resolve
+from gracectl.status import ComponentStatus, Endpoints, StackStatus
+from gracectl.supervisor import Supervisor, render_config
+from gracectl.topology import HOST, Topology, check_ports_free, plan
+from gracectl.waiting import wait_until
+
+log = logging.getLogger(__name__)
+
+#: progress(step, detail): detail is None once the step is done.
+Progress = Callable[[str, str | None], None]
+
+
+def _no_progress(step: str, detail: str | None) -> None:
+    pass
+
+
+@dataclass
+class UpResult:
+    already_running: bool
+    started: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class DownResult:
+    stopped: list[str] = field(default_factory=list)
+    leftovers_killed: list[int] = field(default_factory=list)
+    purged: bool = False
+
+
+# -- state file --------------------------------------------------------------------------
+def _read_state(layout: Layout) -> dict[str, Any] | None:
+    try:
+        state = json.loads(layout.state_file.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise EnvironmentProblem(f"{layout.state_file}: unreadable state file ({exc})",
+                                 hint="`gracectl down --purge` starts from scratch") from exc
+    return state if isinstance(state, dict) else None
+
+
+def _write_state(layout: Layout, settings: Settings, records: list[ProcessRecord]) -> None:
+    state = {
+        "settings": settings.model_dump(mode="json"),
+        "processes": [r.model_dump(mode="json") for r in records],
+        "updated_at": time.time(),
+    }
+    tmp = layout.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(layout.state_file)
+
+
+def settings_of_running_stack(settings: Settings) -> Settings:
+    """The settings the stack under `settings.home` was brought up with (ports, profile)."""
+    state = _read_state(Layout(settings.home_path))
+    if state is None:
+        return settings
+    try:
+        return Settings.model_validate(state["settings"])
+    except (KeyError, ValidationError) as exc:
+        raise EnvironmentProblem(f"{Layout(settings.home_path).state_file}: invalid state",
+                                 hint="`gracectl down --purge` starts from scratch") from exc
+
+
+def recorded_profile(home: Path) -> str | None:
+    """The profile of the stack whose state lives in `home`, if any."""
+    state = _read_state(Layout(home)) or {}
+    profile = state.get("settings", {}).get("profile")
+    return profile if isinstance(profile, str) else None
+
+
+def _recorded_processes(layout: Layout) -> list[ProcessRecord]:
+    state = _read_state(layout) or {}
+    records = []
+    for raw in state.get("processes", []):
+        try:
+            records.append(ProcessRecord.model_validate(raw))
+        except ValidationError:
+            continue
+    return records
+
+
+# -- context -----------------------------------------------------------------------------
+def build_context(settings: Settings, secrets: Secrets, user: ServiceUser,
+                  supervisor: Supervisor) -> StackContext:
+    pids = {name: int(info["pid"]) for name, info in supervisor.program_info().items()
+            if info.get("statename") == "RUNNING" and info.get("pid")}
+    return StackContext(settings=settings, topology=plan(settings), layout=Layout(settings.home_path),
+                        secrets=secrets, user=user, pids=pids)
+
+
+def _check_binaries(ctx: StackContext, kinds: list[Component]) -> None:
+    for component in kinds:
+        for binary in component.binaries(ctx):
+            found = os.access(binary, os.X_OK) if "/" in binary else shutil.which(binary)
+            if not found:
+                raise EnvironmentProblem(
+                    f"{component.kind}: binary {binary!r} not found",
+                    hint="run scripts/setup.sh to install the stack's packages",
+                )
+
+
+def _check_reachable(ctx: StackContext) -> None:
+    if ctx.user.name is None:
+        return
+    ok, _ = ctx.user.can_run(["test", "-w", str(ctx.layout.data)])
+    if not ok:
+        raise EnvironmentProblem(
+            f"state directory {ctx.layout.home} is not reachable by service user {ctx.user.name}",
+            hint="put GRACECTL_HOME under a path every user can traverse (e.g. /var/tmp/...)",
+        )
+
+
+def _check_same_topology(settings: Settings, layout: Layout, running: bool) -> None:
+    state = _read_state(layout)
+    if state is None:
+        return
+    try:
+        previous = Settings.model_validate(state["settings"])
+    except (KeyError, ValidationError):
+        return
+    if plan(previous) != plan(settings):
+        what = "is up" if running else "holds data"
+        raise ConfigError(
+            f"{layout.home} {what} with profile {previous.profile!r} and a different topology "
+            f"than the requested {settings.profile!r}",
+            hint="`gracectl down` (and --purge to drop its data) first, or use another "
+            "GRACECTL_HOME",
+        )
+
+
+# -- up ----------------------------------------------------------------------------------
+def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
+    started_at = time.monotonic()
+    layout = Layout(settings.home_path)
+    supervisor = Supervisor(layout)
+    supervisor_running = supervisor.is_running()
+    _check_same_topology(settings, layout, supervisor_running)
+    layout.create()
+    user = resolve(settings.run_as)
+    user.chown(layout.data)
+    secrets = load_or_create(layout.secrets_file)
+    kinds = components()
+    ctx = build_context(settings, secrets, user, supervisor)
+    _check_binaries(ctx, kinds)
+    _check_reachable(ctx)
+    for component in kinds:
+        if isinstance(component, Postgres):
+            component.check_runnable(ctx)
+
+    running = supervisor.running_programs() if supervisor_running else set()
+    all_programs = [p for c in kinds for p in c.programs(ctx)]
+    missing = [p.name for p in all_programs if p.name not in running]
+    if not missing and all(c.not_ready_reason(ctx) is None for c in kinds):
+        return UpResult(already_running=True, seconds=time.monotonic() - started_at)
+
+    check_ports_free(ctx.topology, skip_nodes=running)
+    for component in kinds:
+        component.write_configs(ctx)
+    if not supervisor_running:
+        layout.supervisor_conf.write_text(render_config(layout, all_programs))
+        progress("supervisord", "starting")
+        supervisor.start_daemon()
+        progress("supervisord", None)
+    _write_state(layout, settings, supervisor.process_records())
+
+    for component in kinds:
+        names = [p.name for p in component.programs(ctx)]
+        for name in names:
+            if name not in running:
+                _start_program(supervisor, layout, name)
+        ctx = build_context(settings, secrets, user, supervisor)
+        _write_state(layout, settings, supervisor.process_records())
+        _wait_ready(component, ctx, settings.startup_timeout_s, progress)
+        component.after_ready(ctx)
+        _wait_ready(component, ctx, settings.startup_timeout_s, progress)
+        progress(component.waiting_for, None)
+
+    _write_state(layout, settings, supervisor.process_records())
+    return UpResult(already_running=False, started=missing, seconds=time.monotonic() - started_at)
+
+
+def _start_program(supervisor: Supervisor, layout: Layout, name: str) -> None:
+    try:
+        supervisor.start(name)
+    except GracectlError as exc:
+        raise ComponentTimeout(name, f"failed to start ({exc.message})",
+                               hint=f"see {layout.node_log(name)}",
+                               details=layout.log_tail(name)) from exc
+
+
+def _wait_ready(component: Component, ctx: StackContext, timeout_s: float,
+                progress: Progress) -> None:
+    last_reason: list[str] = ["not probed yet"]
+
+    def ready() -> bool:
+        reason = component.not_ready_reason(ctx)
+        if reason is None:
+            return True
+        if reason != last_reason[0]:
+            log.info("%s: %s", component.kind, reason)
+        last_reason[0] = reason
+        progress(component.waiting_for, reason)
+        return False
+
+    if wait_until(ready, timeout_s, interval_s=0.25):
+        return
+    statuses = component.probe(ctx)
+    culprit = next((s.name for s in statuses if s.state != "running"), statuses[0].name)
+    raise ComponentTimeout(
+        component.kind,
+        f"not ready after {timeout_s:.0f} s: {last_reason[0]}",
+        hint=f"see {ctx.layout.node_log(culprit)}; `gracectl down` stops what did start",
+        details=f"last lines of {ctx.layout.node_log(culprit)}:\n{ctx.layout.log_tail(culprit)}",
+    )
+
+
+# -- status ------------------------------------------------------------------------------
+def _require_stack(settings: Settings) -> tuple[Settings, Layout]:
+    settings = settings_of_running_stack(settings)
+    layout = Layout(settings.home_path)
+    if not layout.state_file.exists() or not layout.secrets_file.exists():
+        raise StackNotRunning(f"no gracectl stack at {layout.home}",
+                              hint="run `gracectl up` (or set GRACECTL_HOME)")
+    return settings, layout
+
+
+def endpoints(settings: Settings, topology: Topology) -> Endpoints:
+    proxy = topology.of_kind("haproxy")[0]
+    return Endpoints(
+        postgres_rw=proxy.endpoint("rw"),
+        postgres_ro=proxy.endpoint("ro"),
+        postgres_database=settings.postgres.database,
+        postgres_user=settings.postgres.app_user,
+        redis_sentinels=[n.endpoint("sentinel") for n in topology.of_kind("sentinel")],
+        redis_master_name=settings.redis.master_name,
+        haproxy_stats=f"http://{proxy.endpoint('stats')}/",
+    )
+
+
+def status(settings: Settings) -> StackStatus:
+    settings, layout = _require_stack(settings)
+    supervisor = Supervisor(layout)
+    ctx = build_context(settings, load(layout.secrets_file), resolve_quietly(settings), supervisor)
+    probed: list[ComponentStatus] = []
+    for component in components():
+        probed.extend(component.probe(ctx))
+    return StackStatus(
+        profile=settings.profile,
+        home=str(layout.home),
+        supervisor="running" if supervisor.is_running() else "stopped",
+        replication_mode=settings.postgres.replication_mode,
+        bus=settings.bus,
+        components=probed,
+        endpoints=endpoints(settings, ctx.topology),
+    )
+
+
+def resolve_quietly(settings: Settings) -> ServiceUser:
+    """Probing needs no service user; do not fail `status` or `down` for a missing one."""
+    try:
+        return resolve(settings.run_as)
+    except EnvironmentProblem:
+        return ServiceUser(None, os.getuid(), os.getgid())
+
+
+def connection_env(settings: Settings) -> dict[str, str]:
+    """Environment variables a shell or an application uses to reach the stack."""
+    settings, layout = _require_stack(settings)
+    secrets = load(layout.secrets_file)
+    ep = endpoints(settings, plan(settings))
+    pg = settings.postgres
+    dsn = f"postgresql://{pg.app_user}:{secrets.pg_app}@{{}}/{pg.database}"
+    return {
+        "GRACE_PG_RW_DSN": dsn.format(ep.postgres_rw),
+        "GRACE_PG_RO_DSN": dsn.format(ep.postgres_ro),
+        "GRACE_PG_SUPERUSER_PASSWORD": secrets.pg_superuser,
+        "GRACE_REDIS_SENTINELS": ",".join(ep.redis_sentinels),
+        "GRACE_REDIS_MASTER_NAME": ep.redis_master_name,
+        "GRACE_REDIS_PASSWORD": secrets.redis,
+    }
+
+
+# -- down --------------------------------------------------------------------------------
+def _stop_order(ctx: StackContext, names: set[str]) -> list[str]:
+    """Reverse start order; PostgreSQL replicas before the leader to avoid a needless failover."""
+    ordered: list[str] = []
+    for component in reversed(components()):
+        progs = [p.name for p in component.programs(ctx) if p.name in names]
+        if isinstance(component, Postgres):
+            leader = component.leader(ctx)
+            progs.sort(key=lambda n: leader is not None and n == leader.name)
+        ordered.extend(progs)
+    return ordered
+
+
+def down(settings: Settings, purge: bool = False, progress: Progress = _no_progress) -> DownResult:
+    settings = settings_of_running_stack(settings)
+    layout = Layout(settings.home_path)
+    result = DownResult()
+    if not layout.home.exists():
+        return result
+    supervisor = Supervisor(layout)
+    records = _recorded_processes(layout)
+    if supervisor.is_running():
+        records += supervisor.process_records()
+        secrets = load(layout.secrets_file)
+        ctx = build_context(settings, secrets, resolve_quietly(settings), supervisor)
+        for name in _stop_order(ctx, supervisor.running_programs()):
+            progress("stopping", name)
+            supervisor.stop(name)
+            result.stopped.append(name)
+        progress("stopping", "supervisord")
+        supervisor.shutdown()
+    result.leftovers_killed = _sweep(layout, records)
+    progress("stopping", None)
+    if purge:
+        shutil.rmtree(layout.home)
+        layout.supervisor_socket.unlink(missing_ok=True)
+        result.purged = True
+    elif layout.state_file.exists():
+        _write_state(layout, settings, [])
+    return result
+
+
+def _ourselves() -> set[int]:
+    pids = {os.getpid()}
+    try:
+        pids.update(p.pid for p in psutil.Process().parents())
+    except psutil.Error:
+        pass
+    return pids
+
+
+def _sweep(layout: Layout, records: list[ProcessRecord]) -> list[int]:
+    """Stop anything of this stack still alive: recorded PIDs (identity checked) and
+    processes whose command line names this state directory (a postmaster orphaned by a
+    killed Patroni, for instance)."""
+    exclude = _ourselves()
+    leftovers: dict[int, psutil.Process] = {}
+    for rec in records:
+        proc = live_process(rec)
+        if proc is not None and proc.pid not in exclude:
+            leftovers[proc.pid] = proc
+    for proc in processes_mentioning(str(layout.home) + "/"):
+        if proc.pid not in exclude:
+            leftovers[proc.pid] = proc
+    if not leftovers:
+        return []
+    log.warning("stopping %d leftover process(es): %s", len(leftovers), sorted(leftovers))
+    return terminate(leftovers.values())
+
+
+def stack_processes(home: Path) -> list[psutil.Process]:
+    """Processes of the stack under `home` still alive (for tests and `down` verification)."""
+    layout = Layout(home)
+    found = {p.pid: p for p in processes_mentioning(str(layout.home) + "/")}
+    for rec in _recorded_processes(layout):
+        proc = live_process(rec)
+        if proc is not None:
+            found[proc.pid] = proc
+    found.pop(os.getpid(), None)
+    return list(found.values())

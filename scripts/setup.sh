@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12 machine: system packages, the unprivileged service
+# user (when run as root), the project virtualenv with dev extras, and Patroni where the
+# service user can execute it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  postgresql-15 postgresql-client-15 etcd-server etcd-client haproxy
+  redis-server redis-sentinel python3-venv python3-dev wrk procps iproute2
+)
+VENV=${GRACECTL_VENV:-.venv}
+PATRONI_VENV=${GRACECTL_PATRONI_VENV:-/opt/gracectl/patroni}
+SERVICE_USER=${GRACECTL_RUN_AS:-gracectl}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$(id -u)" = 0 ] && ! id "$SERVICE_USER" >/dev/null 2>&1; then
+  echo "setup: creating system user $SERVICE_USER"
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SERVICE_USER"
+fi
+
+# /usr/bin/python3 (Debian's 3.11) rather than a pyenv shim: a venv under /root is not
+# executable by the service user.
+PY=/usr/bin/python3
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --upgrade pip >/dev/null
+"$VENV/bin/pip" install -q -e ".[dev,patroni]"
+
+if [ "$(id -u)" = 0 ]; then
+  if [ ! -x "$PATRONI_VENV/bin/patroni" ]; then
+    echo "setup: installing Patroni into $PATRONI_VENV for user $SERVICE_USER"
+    mkdir -p "$(dirname "$PATRONI_VENV")"
+    "$PY" -m venv "$PATRONI_VENV"
+    "$PATRONI_VENV/bin/pip" install -q --upgrade pip >/dev/null
+    "$PATRONI_VENV/bin/pip" install -q "patroni[etcd3,psycopg3]>=4.0" "psycopg[binary]>=3.1"
+    chmod -R a+rX "$PATRONI_VENV"
+  fi
+fi
+echo "setup: done ($("$VENV/bin/gracectl" --version))"
