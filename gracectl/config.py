@@ -183,10 +183,14 @@ def load_settings(
     merged = _deep_merge(PROFILE_DEFAULTS[chosen], file_values)
     merged = _deep_merge(merged, env_values)
     merged["profile"] = chosen
-    sources = " + ".join(
-        s for s in (str(config_path) if config_path else "", "environment" if env_values else "")
-        if s
-    ) or f"profile {chosen}"
+    sources = (
+        " + ".join(
+            s
+            for s in (str(config_path) if config_path else "", "environment" if env_values else "")
+            if s
+        )
+        or f"profile {chosen}"
+    )
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:

@@ -6,6 +6,7 @@ process lets `down` and fault healing prove a process is the one it started.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -72,10 +73,8 @@ def terminate(procs: Iterable[psutil.Process], grace_s: float = 10.0) -> list[in
     """SIGTERM, wait up to `grace_s`, then SIGKILL what is left. Returns the PIDs signalled."""
     procs = list(procs)
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
     _, alive = psutil.wait_procs(procs, timeout=grace_s)
     for proc in alive:
         try:

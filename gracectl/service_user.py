@@ -38,7 +38,10 @@ class ServiceUser:
         try:
             done = subprocess.run(
                 [*self.command_prefix(), *argv],
-                capture_output=True, text=True, timeout=30, check=False,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return False, str(exc)

@@ -7,6 +7,7 @@ proving each process's identity before signalling it, and keeps the data unless 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import psutil
 from pydantic import ValidationError
 
 from gracectl.components.base import Component, StackContext
-from gracectl.components.postgres import Postgres
+from gracectl.components.postgres import SUPERUSER, Postgres
 from gracectl.config import Settings
 from gracectl.errors import (
     ComponentTimeout,
@@ -36,8 +37,8 @@ from gracectl.registry import components
 from gracectl.secrets_store import Secrets, load, load_or_create
 from gracectl.service_user import ServiceUser, resolve
 from gracectl.status import ComponentStatus, Endpoints, StackStatus
-from gracectl.supervisor import Supervisor, render_config
-from gracectl.topology import HOST, Topology, check_ports_free, plan
+from gracectl.supervisor import ALIVE_STATES, Supervisor, render_config
+from gracectl.topology import Topology, check_ports_free, plan
 from gracectl.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,10 @@ def _read_state(layout: Layout) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise EnvironmentProblem(f"{layout.state_file}: unreadable state file ({exc})",
-                                 hint="`gracectl down --purge` starts from scratch") from exc
+        raise EnvironmentProblem(
+            f"{layout.state_file}: unreadable state file ({exc})",
+            hint="`gracectl down --purge` starts from scratch",
+        ) from exc
     return state if isinstance(state, dict) else None
 
 
@@ -95,8 +98,10 @@ def settings_of_running_stack(settings: Settings) -> Settings:
     try:
         return Settings.model_validate(state["settings"])
     except (KeyError, ValidationError) as exc:
-        raise EnvironmentProblem(f"{Layout(settings.home_path).state_file}: invalid state",
-                                 hint="`gracectl down --purge` starts from scratch") from exc
+        raise EnvironmentProblem(
+            f"{Layout(settings.home_path).state_file}: invalid state",
+            hint="`gracectl down --purge` starts from scratch",
+        ) from exc
 
 
 def recorded_profile(home: Path) -> str | None:
@@ -118,12 +123,22 @@ def _recorded_processes(layout: Layout) -> list[ProcessRecord]:
 
 
 # -- context -----------------------------------------------------------------------------
-def build_context(settings: Settings, secrets: Secrets, user: ServiceUser,
-                  supervisor: Supervisor) -> StackContext:
-    pids = {name: int(info["pid"]) for name, info in supervisor.program_info().items()
-            if info.get("statename") == "RUNNING" and info.get("pid")}
-    return StackContext(settings=settings, topology=plan(settings), layout=Layout(settings.home_path),
-                        secrets=secrets, user=user, pids=pids)
+def build_context(
+    settings: Settings, secrets: Secrets, user: ServiceUser, supervisor: Supervisor
+) -> StackContext:
+    pids = {
+        name: int(info["pid"])
+        for name, info in supervisor.program_info().items()
+        if info.get("statename") in ALIVE_STATES and info.get("pid")
+    }
+    return StackContext(
+        settings=settings,
+        topology=plan(settings),
+        layout=Layout(settings.home_path),
+        secrets=secrets,
+        user=user,
+        pids=pids,
+    )
 
 
 def _check_binaries(ctx: StackContext, kinds: list[Component]) -> None:
@@ -221,13 +236,17 @@ def _start_program(supervisor: Supervisor, layout: Layout, name: str) -> None:
     try:
         supervisor.start(name)
     except GracectlError as exc:
-        raise ComponentTimeout(name, f"failed to start ({exc.message})",
-                               hint=f"see {layout.node_log(name)}",
-                               details=layout.log_tail(name)) from exc
+        raise ComponentTimeout(
+            name,
+            f"failed to start ({exc.message})",
+            hint=f"see {layout.node_log(name)}",
+            details=layout.log_tail(name),
+        ) from exc
 
 
-def _wait_ready(component: Component, ctx: StackContext, timeout_s: float,
-                progress: Progress) -> None:
+def _wait_ready(
+    component: Component, ctx: StackContext, timeout_s: float, progress: Progress
+) -> None:
     last_reason: list[str] = ["not probed yet"]
 
     def ready() -> bool:
@@ -257,8 +276,9 @@ def _require_stack(settings: Settings) -> tuple[Settings, Layout]:
     settings = settings_of_running_stack(settings)
     layout = Layout(settings.home_path)
     if not layout.state_file.exists() or not layout.secrets_file.exists():
-        raise StackNotRunning(f"no gracectl stack at {layout.home}",
-                              hint="run `gracectl up` (or set GRACECTL_HOME)")
+        raise StackNotRunning(
+            f"no gracectl stack at {layout.home}", hint="run `gracectl up` (or set GRACECTL_HOME)"
+        )
     return settings, layout
 
 
@@ -311,7 +331,9 @@ def connection_env(settings: Settings) -> dict[str, str]:
     return {
         "GRACE_PG_RW_DSN": dsn.format(ep.postgres_rw),
         "GRACE_PG_RO_DSN": dsn.format(ep.postgres_ro),
-        "GRACE_PG_SUPERUSER_PASSWORD": secrets.pg_superuser,
+        "GRACE_PG_ADMIN_DSN": (
+            f"postgresql://{SUPERUSER}:{secrets.pg_superuser}@{ep.postgres_rw}/{pg.database}"
+        ),
         "GRACE_REDIS_SENTINELS": ",".join(ep.redis_sentinels),
         "GRACE_REDIS_MASTER_NAME": ep.redis_master_name,
         "GRACE_REDIS_PASSWORD": secrets.redis,
@@ -362,10 +384,8 @@ def down(settings: Settings, purge: bool = False, progress: Progress = _no_progr
 
 def _ourselves() -> set[int]:
     pids = {os.getpid()}
-    try:
+    with contextlib.suppress(psutil.Error):
         pids.update(p.pid for p in psutil.Process().parents())
-    except psutil.Error:
-        pass
     return pids
 
 

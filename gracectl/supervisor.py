@@ -24,6 +24,10 @@ from gracectl.waiting import wait_until
 log = logging.getLogger(__name__)
 
 
+# supervisord states in which the program's process exists (STARTING: up < startsecs).
+ALIVE_STATES = ("STARTING", "RUNNING")
+
+
 @dataclass(frozen=True)
 class Program:
     name: str
@@ -116,8 +120,17 @@ class Supervisor:
             return
         self.layout.supervisor_socket.unlink(missing_ok=True)
         done = subprocess.run(
-            [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.layout.supervisor_conf)],
-            capture_output=True, text=True, timeout=30, check=False,
+            [
+                sys.executable,
+                "-m",
+                "supervisor.supervisord",
+                "-c",
+                str(self.layout.supervisor_conf),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         if done.returncode != 0:
             raise GracectlError(
@@ -126,7 +139,8 @@ class Supervisor:
             )
         if not wait_until(self._rpc_ok, timeout_s):
             raise ComponentTimeout(
-                "supervisord", f"no answer on {self.layout.supervisor_socket} after {timeout_s:.0f} s",
+                "supervisord",
+                f"no answer on {self.layout.supervisor_socket} after {timeout_s:.0f} s",
                 hint=f"see {self.layout.logs / 'supervisord.log'}",
             )
 
@@ -166,7 +180,7 @@ class Supervisor:
         return {info["name"]: info for info in infos}
 
     def running_programs(self) -> set[str]:
-        return {n for n, i in self.program_info().items() if i["statename"] == "RUNNING"}
+        return {n for n, i in self.program_info().items() if i["statename"] in ALIVE_STATES}
 
     def start(self, name: str) -> None:
         try:
@@ -183,7 +197,9 @@ class Supervisor:
             self._proxy().supervisor.stopProcess(name, True)
         except xmlrpc.client.Fault as exc:
             if "NOT_RUNNING" not in exc.faultString:
-                raise GracectlError(f"supervisord could not stop {name}: {exc.faultString}") from exc
+                raise GracectlError(
+                    f"supervisord could not stop {name}: {exc.faultString}"
+                ) from exc
 
     def process_records(self) -> list[ProcessRecord]:
         records = []

@@ -90,7 +90,9 @@ def port_is_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def check_ports_free(topology: Topology, skip_nodes: set[str] | frozenset[str] = frozenset()) -> None:
+def check_ports_free(
+    topology: Topology, skip_nodes: set[str] | frozenset[str] = frozenset()
+) -> None:
     """Raise on the first planned port already taken (nodes in `skip_nodes` are ours, running)."""
     for node, purpose, port in topology.all_ports():
         if node.name in skip_nodes:

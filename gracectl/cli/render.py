@@ -19,9 +19,12 @@ def status_table(status: StackStatus) -> Table:
         table.add_column(column, overflow="fold")
     for c in status.components:
         table.add_row(
-            c.name, c.kind, c.role,
+            c.name,
+            c.kind,
+            c.role,
             f"[{STATE_STYLE[c.state]}]{c.state}[/]",
-            str(c.pid or "-"), c.endpoint,
+            str(c.pid or "-"),
+            c.endpoint,
             "-" if c.lag_bytes is None else str(c.lag_bytes),
             c.detail,
         )

@@ -51,18 +51,26 @@ def up(profile: ProfileOption = None) -> None:
 
 
 def down(
-    purge: Annotated[bool, typer.Option("--purge", help="Also delete all data and secrets.")] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete all data and secrets.")
+    ] = False,
 ) -> None:
-    """Stop every process of the stack, verified by PID and start time. Data is kept unless --purge."""
+    """Stop every process of the stack (PID and start time verified). Data kept unless --purge."""
     settings = load_settings()
     with Status("stopping", console=err_console) as spinner:
-        result = stack.down(settings, purge=purge,
-                            progress=lambda s, d: spinner.update(f"{s} {d or ''}"))
+        result = stack.down(
+            settings, purge=purge, progress=lambda s, d: spinner.update(f"{s} {d or ''}")
+        )
     left = stack.stack_processes(settings.home_path)
-    err_console.print(f"stopped {len(result.stopped)} program(s)"
-                      + (f", killed {len(result.leftovers_killed)} leftover(s)"
-                         if result.leftovers_killed else "")
-                      + ("; data purged" if result.purged else "; data kept"))
+    err_console.print(
+        f"stopped {len(result.stopped)} program(s)"
+        + (
+            f", killed {len(result.leftovers_killed)} leftover(s)"
+            if result.leftovers_killed
+            else ""
+        )
+        + ("; data purged" if result.purged else "; data kept")
+    )
     if left:
         pids = ", ".join(str(p.pid) for p in left)
         raise typer.Exit(_fail(f"processes still alive after down: {pids}"))

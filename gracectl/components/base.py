@@ -9,7 +9,7 @@ from gracectl.config import Settings
 from gracectl.layout import Layout
 from gracectl.secrets_store import Secrets
 from gracectl.service_user import ServiceUser
-from gracectl.status import ComponentStatus
+from gracectl.status import ComponentState, ComponentStatus
 from gracectl.supervisor import Program
 from gracectl.topology import Node, Topology
 
@@ -59,6 +59,32 @@ class Component(ABC):
 
     def after_ready(self, ctx: StackContext) -> None:
         """One-off work once ready (create the application role, apply dynamic config)."""
+        return None
 
     def _pid(self, ctx: StackContext, node: Node) -> int | None:
         return ctx.pids.get(node.name)
+
+    def _status(
+        self,
+        ctx: StackContext,
+        node: Node,
+        port_name: str,
+        role: str,
+        state: ComponentState | None = None,
+        detail: str = "",
+        lag_bytes: int | None = None,
+    ) -> ComponentStatus:
+        """A node's status; `state=None` means it did not answer (stopped or unhealthy)."""
+        pid = self._pid(ctx, node)
+        if state is None:
+            state = "unhealthy" if pid else "stopped"
+        return ComponentStatus(
+            name=node.name,
+            kind=self.kind,
+            role=role,
+            state=state,
+            pid=pid,
+            endpoint=node.endpoint(port_name),
+            lag_bytes=lag_bytes,
+            detail=detail,
+        )

@@ -46,18 +46,30 @@ class Etcd(Component):
                 name=node.name,
                 command=[
                     "etcd",
-                    "--name", node.name,
-                    "--data-dir", str(ctx.layout.node_data(node.name) / "member-data"),
-                    "--listen-client-urls", client_url(node),
-                    "--advertise-client-urls", client_url(node),
-                    "--listen-peer-urls", peer_url(node),
-                    "--initial-advertise-peer-urls", peer_url(node),
-                    "--initial-cluster", initial_cluster,
-                    "--initial-cluster-state", "new",
-                    "--initial-cluster-token", token,
-                    "--heartbeat-interval", str(etcd.heartbeat_interval_ms),
-                    "--election-timeout", str(etcd.election_timeout_ms),
-                    "--logger", "zap",
+                    "--name",
+                    node.name,
+                    "--data-dir",
+                    str(ctx.layout.node_data(node.name) / "member-data"),
+                    "--listen-client-urls",
+                    client_url(node),
+                    "--advertise-client-urls",
+                    client_url(node),
+                    "--listen-peer-urls",
+                    peer_url(node),
+                    "--initial-advertise-peer-urls",
+                    peer_url(node),
+                    "--initial-cluster",
+                    initial_cluster,
+                    "--initial-cluster-state",
+                    "new",
+                    "--initial-cluster-token",
+                    token,
+                    "--heartbeat-interval",
+                    str(etcd.heartbeat_interval_ms),
+                    "--election-timeout",
+                    str(etcd.election_timeout_ms),
+                    "--logger",
+                    "zap",
                 ],
                 directory=ctx.layout.node_data(node.name),
                 user=ctx.user.name,
@@ -67,21 +79,20 @@ class Etcd(Component):
         ]
 
     def _member(self, ctx: StackContext, node: Node) -> ComponentStatus:
-        pid = self._pid(ctx, node)
-        base = {"name": node.name, "kind": self.kind, "pid": pid, "endpoint": node.endpoint("client")}
         try:
             health = get_json(client_url(node) + "/health", timeout_s=1.5)
             status = post_json(client_url(node) + "/v3/maintenance/status", {}, timeout_s=1.5)
         except HttpProblem as exc:
-            state = "unhealthy" if pid else "stopped"
-            return ComponentStatus(role="member", state=state, detail=str(exc)[:200], **base)
+            return self._status(ctx, node, "client", "member", detail=str(exc)[:200])
         healthy = str(health.get("health")) == "true"
         is_leader = status.get("leader") == status.get("header", {}).get("member_id")
-        return ComponentStatus(
-            role="leader" if is_leader else "member",
-            state="running" if healthy else "unhealthy",
-            detail=f"raft_term={status.get('raftTerm', status.get('header', {}).get('raft_term'))}",
-            **base,
+        return self._status(
+            ctx,
+            node,
+            "client",
+            "leader" if is_leader else "member",
+            "running" if healthy else "unhealthy",
+            detail=f"raft_term={status.get('header', {}).get('raft_term')}",
         )
 
     def probe(self, ctx: StackContext) -> list[ComponentStatus]:

@@ -36,8 +36,13 @@ def server_states(ctx: StackContext) -> dict[str, dict[str, str]]:
 def in_recovery_through(ctx: StackContext, port: int) -> bool:
     pg = ctx.settings.postgres
     with psycopg.connect(
-        host=HOST, port=port, user=pg.app_user, password=ctx.secrets.pg_app,
-        dbname=pg.database, connect_timeout=3, autocommit=True,
+        host=HOST,
+        port=port,
+        user=pg.app_user,
+        password=ctx.secrets.pg_app,
+        dbname=pg.database,
+        connect_timeout=3,
+        autocommit=True,
     ) as conn:
         row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
         return bool(row and row[0])
@@ -66,42 +71,44 @@ class HAProxy(Component):
             f"    default-server inter {hc.check_interval_ms}ms fall {hc.fall} rise {hc.rise} "
             "on-marked-down shutdown-sessions"
         )
-        return "\n".join([
-            "global",
-            "    maxconn 4096",
-            "    log stdout format raw local0 notice",
-            "",
-            "defaults",
-            "    mode tcp",
-            "    log global",
-            "    timeout connect 3s",
-            "    timeout client 30m",
-            "    timeout server 30m",
-            "    timeout check 2s",
-            "",
-            "listen postgres_rw",
-            f"    bind {node.endpoint('rw')}",
-            "    option httpchk GET /primary",
-            "    http-check expect status 200",
-            default_server,
-            *servers,
-            "",
-            "listen postgres_ro",
-            f"    bind {node.endpoint('ro')}",
-            "    balance roundrobin",
-            "    option httpchk GET /replica",
-            "    http-check expect status 200",
-            default_server,
-            *servers,
-            "",
-            "listen stats",
-            f"    bind {node.endpoint('stats')}",
-            "    mode http",
-            "    stats enable",
-            "    stats uri /",
-            "    stats refresh 5s",
-            "",
-        ])
+        return "\n".join(
+            [
+                "global",
+                "    maxconn 4096",
+                "    log stdout format raw local0 notice",
+                "",
+                "defaults",
+                "    mode tcp",
+                "    log global",
+                "    timeout connect 3s",
+                "    timeout client 30m",
+                "    timeout server 30m",
+                "    timeout check 2s",
+                "",
+                "listen postgres_rw",
+                f"    bind {node.endpoint('rw')}",
+                "    option httpchk GET /primary",
+                "    http-check expect status 200",
+                default_server,
+                *servers,
+                "",
+                "listen postgres_ro",
+                f"    bind {node.endpoint('ro')}",
+                "    balance roundrobin",
+                "    option httpchk GET /replica",
+                "    http-check expect status 200",
+                default_server,
+                *servers,
+                "",
+                "listen stats",
+                f"    bind {node.endpoint('stats')}",
+                "    mode http",
+                "    stats enable",
+                "    stats uri /",
+                "    stats refresh 5s",
+                "",
+            ]
+        )
 
     def write_configs(self, ctx: StackContext) -> None:
         path = ctx.layout.etc / "haproxy.cfg"
@@ -110,13 +117,15 @@ class HAProxy(Component):
 
     def programs(self, ctx: StackContext) -> list[Program]:
         node = proxy_node(ctx)
-        return [Program(
-            name=node.name,
-            command=["haproxy", "-db", "-f", self.config_path(ctx)],
-            directory=ctx.layout.etc,
-            user=ctx.user.name,
-            priority=self.tier,
-        )]
+        return [
+            Program(
+                name=node.name,
+                command=["haproxy", "-db", "-f", self.config_path(ctx)],
+                directory=ctx.layout.etc,
+                user=ctx.user.name,
+                priority=self.tier,
+            )
+        ]
 
     def probe(self, ctx: StackContext) -> list[ComponentStatus]:
         node = proxy_node(ctx)
@@ -124,18 +133,31 @@ class HAProxy(Component):
         try:
             states = server_states(ctx)
         except HttpProblem as exc:
-            return [ComponentStatus(name=node.name, kind=self.kind, role="proxy",
-                                    state="unhealthy" if pid else "stopped", pid=pid,
-                                    endpoint=node.endpoint("rw"), detail=str(exc)[:200])]
+            return [
+                ComponentStatus(
+                    name=node.name,
+                    kind=self.kind,
+                    role="proxy",
+                    state="unhealthy" if pid else "stopped",
+                    pid=pid,
+                    endpoint=node.endpoint("rw"),
+                    detail=str(exc)[:200],
+                )
+            ]
         up_rw = [s for s, st in states.get("postgres_rw", {}).items() if st == "UP"]
         up_ro = [s for s, st in states.get("postgres_ro", {}).items() if st == "UP"]
-        return [ComponentStatus(
-            name=node.name, kind=self.kind, role="proxy",
-            state="running" if up_rw else "unhealthy", pid=pid,
-            endpoint=node.endpoint("rw"),
-            detail=f"rw->{','.join(up_rw) or 'none'} ro->{','.join(up_ro) or 'none'} "
-                   f"(ro port {node.ports['ro']})",
-        )]
+        return [
+            ComponentStatus(
+                name=node.name,
+                kind=self.kind,
+                role="proxy",
+                state="running" if up_rw else "unhealthy",
+                pid=pid,
+                endpoint=node.endpoint("rw"),
+                detail=f"rw->{','.join(up_rw) or 'none'} ro->{','.join(up_ro) or 'none'} "
+                f"(ro port {node.ports['ro']})",
+            )
+        ]
 
     def not_ready_reason(self, ctx: StackContext) -> str | None:
         node = proxy_node(ctx)

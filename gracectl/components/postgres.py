@@ -30,8 +30,13 @@ REST_USER = "patroni"
 # Where scripts/setup.sh puts Patroni when running as root (a venv the service user can run).
 SYSTEM_PATRONI = Path("/opt/gracectl/patroni/bin/patroni")
 
-ROLE_NAMES = {"leader": "leader", "standby_leader": "leader", "sync_standby": "sync_replica",
-              "quorum_standby": "sync_replica", "replica": "replica"}
+ROLE_NAMES = {
+    "leader": "leader",
+    "standby_leader": "leader",
+    "sync_standby": "sync_replica",
+    "quorum_standby": "sync_replica",
+    "replica": "replica",
+}
 
 
 def patroni_executable(ctx: StackContext) -> str:
@@ -179,26 +184,29 @@ class Postgres(Component):
         members = {m["name"]: m for m in view["members"]}
         result = []
         for node in self.nodes(ctx):
-            pid = self._pid(ctx, node)
             member = members.get(node.name)
-            base = {"name": node.name, "kind": self.kind, "pid": pid,
-                    "endpoint": node.endpoint("postgres")}
             if member is None:
-                result.append(ComponentStatus(
-                    role="replica", state="unhealthy" if pid else "stopped",
-                    detail="not in Patroni's cluster view", **base))
+                result.append(
+                    self._status(
+                        ctx, node, "postgres", "replica", detail="not in Patroni's cluster view"
+                    )
+                )
                 continue
             role = ROLE_NAMES.get(member.get("role", ""), member.get("role", "unknown"))
             pg_state = member.get("state", "")
             healthy = pg_state == "running" if role == "leader" else pg_state == "streaming"
             lag = member.get("lag")
-            result.append(ComponentStatus(
-                role=role,
-                state="running" if healthy else "unhealthy",
-                lag_bytes=lag if isinstance(lag, int) and role != "leader" else None,
-                detail=f"patroni state={pg_state} timeline={member.get('timeline')}",
-                **base,
-            ))
+            result.append(
+                self._status(
+                    ctx,
+                    node,
+                    "postgres",
+                    role,
+                    "running" if healthy else "unhealthy",
+                    detail=f"patroni state={pg_state} timeline={member.get('timeline')}",
+                    lag_bytes=lag if isinstance(lag, int) and role != "leader" else None,
+                )
+            )
         return result
 
     def not_ready_reason(self, ctx: StackContext) -> str | None:
@@ -210,8 +218,10 @@ class Postgres(Component):
         if waiting:
             return f"not streaming yet: {', '.join(waiting)}"
         synchronous = ctx.settings.postgres.replication_mode == "synchronous"
-        if synchronous and ctx.settings.postgres.replicas and not any(
-            m.role == "sync_replica" for m in members
+        if (
+            synchronous
+            and ctx.settings.postgres.replicas
+            and not any(m.role == "sync_replica" for m in members)
         ):
             return "no synchronous standby yet"
         return None
@@ -234,34 +244,51 @@ class Postgres(Component):
         auth = (REST_USER, ctx.secrets.patroni_rest)
         for node in self.nodes(ctx):
             try:
-                status, text = request(rest_url(node) + "/config", "PATCH",
-                                       dynamic_config(ctx), timeout_s=5, auth=auth)
+                status, text = request(
+                    rest_url(node) + "/config", "PATCH", dynamic_config(ctx), timeout_s=5, auth=auth
+                )
             except HttpProblem:
                 continue
             if status == 200:
                 return
-            log.warning("Patroni %s refused the dynamic config: HTTP %s %s", node.name, status, text)
-        raise GracectlError("postgres: no Patroni node accepted the dynamic configuration",
-                            hint=f"see {ctx.layout.node_log(node.name)}")
+            log.warning(
+                "Patroni %s refused the dynamic config: HTTP %s %s", node.name, status, text
+            )
+        raise GracectlError(
+            "postgres: no Patroni node accepted the dynamic configuration",
+            hint=f"see {ctx.layout.node_log(node.name)}",
+        )
 
     def _ensure_application_role(self, ctx: StackContext, leader: Node) -> None:
         pg = ctx.settings.postgres
         try:
             with psycopg.connect(
-                host=HOST, port=leader.ports["postgres"], user=SUPERUSER,
-                password=ctx.secrets.pg_superuser, dbname="postgres", autocommit=True,
+                host=HOST,
+                port=leader.ports["postgres"],
+                user=SUPERUSER,
+                password=ctx.secrets.pg_superuser,
+                dbname="postgres",
+                autocommit=True,
                 connect_timeout=5,
             ) as conn:
                 role = sql.Identifier(pg.app_user)
                 exists = conn.execute(
-                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (pg.app_user,)).fetchone()
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", (pg.app_user,)
+                ).fetchone()
                 verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-                conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
-                    verb, role, sql.Literal(ctx.secrets.pg_app)))
+                conn.execute(
+                    sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
+                        verb, role, sql.Literal(ctx.secrets.pg_app)
+                    )
+                )
                 if not conn.execute(
-                    "SELECT 1 FROM pg_database WHERE datname = %s", (pg.database,)).fetchone():
-                    conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(pg.database), role))
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (pg.database,)
+                ).fetchone():
+                    conn.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                            sql.Identifier(pg.database), role
+                        )
+                    )
         except psycopg.Error as exc:
             raise GracectlError(
                 f"postgres: could not create the application role on {leader.name}: {exc}",

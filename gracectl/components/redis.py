@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -14,8 +15,14 @@ from gracectl.topology import HOST, Node
 
 def client(ctx: StackContext, node: Node, port_name: str = "redis") -> redis.Redis:
     password = ctx.secrets.redis if port_name == "redis" else None
-    return redis.Redis(host=HOST, port=node.ports[port_name], password=password,
-                       socket_timeout=1.5, socket_connect_timeout=1.5, decode_responses=True)
+    return redis.Redis(
+        host=HOST,
+        port=node.ports[port_name],
+        password=password,
+        socket_timeout=1.5,
+        socket_connect_timeout=1.5,
+        decode_responses=True,
+    )
 
 
 def _write_once(path: Path, text: str, ctx: StackContext) -> None:
@@ -68,9 +75,13 @@ class Redis(Component):
 
     def programs(self, ctx: StackContext) -> list[Program]:
         return [
-            Program(name=node.name, command=["redis-server", str(self.conf_path(ctx, node))],
-                    directory=ctx.layout.node_data(node.name), user=ctx.user.name,
-                    priority=self.tier)
+            Program(
+                name=node.name,
+                command=["redis-server", str(self.conf_path(ctx, node))],
+                directory=ctx.layout.node_data(node.name),
+                user=ctx.user.name,
+                priority=self.tier,
+            )
             for node in self.nodes(ctx)
         ]
 
@@ -82,31 +93,46 @@ class Redis(Component):
             except redis.RedisError:
                 continue
         master_offset = max(
-            (int(str(i.get("master_repl_offset", 0))) for i in infos.values()
-             if i.get("role") == "master"), default=None)
+            (
+                int(str(i.get("master_repl_offset", 0)))
+                for i in infos.values()
+                if i.get("role") == "master"
+            ),
+            default=None,
+        )
         result = []
         for node in self.nodes(ctx):
-            pid = self._pid(ctx, node)
-            base = {"name": node.name, "kind": self.kind, "pid": pid,
-                    "endpoint": node.endpoint("redis")}
             info = infos.get(node.name)
             if info is None:
-                result.append(ComponentStatus(role="replica", state="unhealthy" if pid else "stopped",
-                                              detail="not answering", **base))
+                result.append(self._status(ctx, node, "redis", "replica", detail="not answering"))
                 continue
             if info.get("role") == "master":
-                result.append(ComponentStatus(
-                    role="master", state="running",
-                    detail=f"connected_slaves={info.get('connected_slaves')}", **base))
+                result.append(
+                    self._status(
+                        ctx,
+                        node,
+                        "redis",
+                        "master",
+                        "running",
+                        detail=f"connected_slaves={info.get('connected_slaves')}",
+                    )
+                )
                 continue
             link_up = info.get("master_link_status") == "up"
             offset = int(str(info.get("slave_repl_offset", 0)))
             lag = master_offset - offset if master_offset is not None else None
-            result.append(ComponentStatus(
-                role="replica", state="running" if link_up else "unhealthy",
-                lag_bytes=max(lag, 0) if lag is not None else None,
-                detail=f"master={info.get('master_host')}:{info.get('master_port')} "
-                       f"link={info.get('master_link_status')}", **base))
+            result.append(
+                self._status(
+                    ctx,
+                    node,
+                    "redis",
+                    "replica",
+                    "running" if link_up else "unhealthy",
+                    detail=f"master={info.get('master_host')}:{info.get('master_port')} "
+                    f"link={info.get('master_link_status')}",
+                    lag_bytes=max(lag, 0) if lag is not None else None,
+                )
+            )
         return result
 
     def not_ready_reason(self, ctx: StackContext) -> str | None:
@@ -135,19 +161,24 @@ class Sentinel(Component):
         cfg = ctx.settings.redis
         master = ctx.topology.of_kind("redis")[0]
         name = cfg.master_name
-        return "\n".join([
-            f"port {node.ports['sentinel']}",
-            f"bind {HOST}",
-            "daemonize no",
-            'logfile ""',
-            f"dir {ctx.layout.node_data(node.name)}",
-            f"sentinel announce-ip {HOST}",
-            f"sentinel monitor {name} {HOST} {master.ports['redis']} {cfg.quorum}",
-            f"sentinel auth-pass {name} {ctx.secrets.redis}",
-            f"sentinel down-after-milliseconds {name} {cfg.down_after_ms}",
-            f"sentinel failover-timeout {name} {cfg.failover_timeout_ms}",
-            f"sentinel parallel-syncs {name} 1",
-        ]) + "\n"
+        return (
+            "\n".join(
+                [
+                    f"port {node.ports['sentinel']}",
+                    f"bind {HOST}",
+                    "daemonize no",
+                    'logfile ""',
+                    f"dir {ctx.layout.node_data(node.name)}",
+                    f"sentinel announce-ip {HOST}",
+                    f"sentinel monitor {name} {HOST} {master.ports['redis']} {cfg.quorum}",
+                    f"sentinel auth-pass {name} {ctx.secrets.redis}",
+                    f"sentinel down-after-milliseconds {name} {cfg.down_after_ms}",
+                    f"sentinel failover-timeout {name} {cfg.failover_timeout_ms}",
+                    f"sentinel parallel-syncs {name} 1",
+                ]
+            )
+            + "\n"
+        )
 
     def write_configs(self, ctx: StackContext) -> None:
         for node in self.nodes(ctx):
@@ -159,9 +190,13 @@ class Sentinel(Component):
 
     def programs(self, ctx: StackContext) -> list[Program]:
         return [
-            Program(name=node.name, command=["redis-sentinel", str(self.conf_path(ctx, node))],
-                    directory=ctx.layout.node_data(node.name), user=ctx.user.name,
-                    priority=self.tier)
+            Program(
+                name=node.name,
+                command=["redis-sentinel", str(self.conf_path(ctx, node))],
+                directory=ctx.layout.node_data(node.name),
+                user=ctx.user.name,
+                priority=self.tier,
+            )
             for node in self.nodes(ctx)
         ]
 
@@ -170,30 +205,40 @@ class Sentinel(Component):
         name = ctx.settings.redis.master_name
         try:
             conn = client(ctx, node, "sentinel")
-            master = conn.sentinel_master(name)
-            replicas = conn.sentinel_slaves(name)
+            master: dict[str, Any] = conn.sentinel_master(name)  # type: ignore[assignment]
+            replicas: list[dict[str, Any]] = conn.sentinel_slaves(name)
         except redis.RedisError:
             return None
-        healthy_replicas = [r for r in replicas if "s_down" not in str(r.get("flags", ""))
-                            and "o_down" not in str(r.get("flags", ""))]
-        return (f"{master['ip']}:{master['port']}", len(healthy_replicas),
-                int(master.get("num-other-sentinels", 0)))
+        healthy_replicas = [
+            r
+            for r in replicas
+            if "s_down" not in str(r.get("flags", "")) and "o_down" not in str(r.get("flags", ""))
+        ]
+        return (
+            f"{master['ip']}:{master['port']}",
+            len(healthy_replicas),
+            int(master.get("num-other-sentinels", 0)),
+        )
 
     def probe(self, ctx: StackContext) -> list[ComponentStatus]:
         result = []
         for node in self.nodes(ctx):
-            pid = self._pid(ctx, node)
             view = self._view(ctx, node)
-            base = {"name": node.name, "kind": self.kind, "role": "sentinel", "pid": pid,
-                    "endpoint": node.endpoint("sentinel")}
             if view is None:
-                result.append(ComponentStatus(state="unhealthy" if pid else "stopped",
-                                              detail="not answering", **base))
+                result.append(
+                    self._status(ctx, node, "sentinel", "sentinel", detail="not answering")
+                )
             else:
-                result.append(ComponentStatus(
-                    state="running",
-                    detail=f"master={view[0]} replicas={view[1]} other_sentinels={view[2]}",
-                    **base))
+                result.append(
+                    self._status(
+                        ctx,
+                        node,
+                        "sentinel",
+                        "sentinel",
+                        "running",
+                        detail=f"master={view[0]} replicas={view[1]} other_sentinels={view[2]}",
+                    )
+                )
         return result
 
     def not_ready_reason(self, ctx: StackContext) -> str | None:

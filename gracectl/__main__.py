@@ -1,0 +1,3 @@
+from gracectl.cli.main import run
+
+run()
