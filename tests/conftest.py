@@ -32,7 +32,8 @@ class Sandbox:
     cwd: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GRACECTL_")}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("GRACECTL_") or k == "GRACECTL_TIMEOUT_MULTIPLIER"}
         env.update(
             GRACECTL_HOME=str(self.home), GRACECTL_BASE_PORT=str(self.base_port), COLUMNS="200"
         )
@@ -52,7 +53,8 @@ class Sandbox:
         return CliResult(done.returncode, done.stdout, done.stderr)
 
 
-_next_port = [21000 + (os.getpid() % 50) * 100]
+# Parallel pytest runs on one machine pick apart ranges (GRACECTL_TEST_PORT_BASE overrides).
+_next_port = [int(os.environ.get("GRACECTL_TEST_PORT_BASE", 21000 + (os.getpid() % 50) * 100))]
 
 
 @pytest.fixture
