@@ -58,6 +58,9 @@ class FinalRead(BaseModel):
     leader: str
     leader_ids: frozenset[int]
     replica_ids: dict[str, frozenset[int]] = {}
+    # A set cannot hold an id twice, so the reader reports ids it saw more than once here
+    # (id -> times seen, always > 1): a write applied twice is a violation the set would hide.
+    leader_duplicates: dict[int, int] = {}
 
 
 class LagSample(BaseModel):

@@ -31,6 +31,7 @@ from gracectl.errors import (
     GracectlError,
     StackNotRunning,
 )
+from gracectl.faults.ledger import heal_pending
 from gracectl.layout import Layout
 from gracectl.processes import ProcessRecord, live_process, processes_mentioning, terminate
 from gracectl.registry import components
@@ -189,6 +190,7 @@ def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
     supervisor_running = supervisor.is_running()
     _check_same_topology(settings, layout, supervisor_running)
     layout.create()
+    heal_pending(layout)
     user = resolve(settings.run_as)
     user.chown(layout.data)
     secrets = load_or_create(layout.secrets_file)
@@ -204,6 +206,11 @@ def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
     all_programs = [p for c in kinds for p in c.programs(ctx)]
     missing = [p.name for p in all_programs if p.name not in running]
     if not missing and all(c.not_ready_reason(ctx) is None for c in kinds):
+        # Re-apply what can change on a live stack (Patroni's dynamic config, e.g. the mode).
+        for component in kinds:
+            component.after_ready(ctx)
+            _wait_ready(component, ctx, settings.startup_timeout_s, progress)
+        _write_state(layout, settings, supervisor.process_records())
         return UpResult(already_running=True, seconds=time.monotonic() - started_at)
 
     check_ports_free(ctx.topology, skip_nodes=running)
@@ -271,6 +278,30 @@ def _wait_ready(
     )
 
 
+def wait_healthy(settings: Settings, timeout_s: float, progress: Progress = _no_progress) -> None:
+    """Wait until every component is ready again (after a fault), or raise ComponentTimeout."""
+    layout = Layout(settings.home_path)
+    supervisor = Supervisor(layout)
+    secrets = load(layout.secrets_file)
+    for component in components():
+        ctx = build_context(settings, secrets, resolve_quietly(settings), supervisor)
+        _wait_ready(component, ctx, timeout_s, progress)
+
+
+def set_replication_mode(settings: Settings, mode: str, timeout_s: float) -> Settings:
+    """Switch PostgreSQL between synchronous and asynchronous on the live cluster."""
+    changed = settings.model_copy(
+        update={"postgres": settings.postgres.model_copy(update={"replication_mode": mode})}
+    )
+    layout = Layout(changed.home_path)
+    supervisor = Supervisor(layout)
+    ctx = build_context(changed, load(layout.secrets_file), resolve_quietly(changed), supervisor)
+    postgres = Postgres()
+    postgres.after_ready(ctx)
+    _wait_ready(postgres, ctx, timeout_s, _no_progress)
+    return changed
+
+
 # -- status ------------------------------------------------------------------------------
 def _require_stack(settings: Settings) -> tuple[Settings, Layout]:
     settings = settings_of_running_stack(settings)
@@ -292,11 +323,13 @@ def endpoints(settings: Settings, topology: Topology) -> Endpoints:
         redis_sentinels=[n.endpoint("sentinel") for n in topology.of_kind("sentinel")],
         redis_master_name=settings.redis.master_name,
         haproxy_stats=f"http://{proxy.endpoint('stats')}/",
+        kafka_bootstrap=",".join(n.endpoint("kafka") for n in topology.of_kind("kafka")) or None,
     )
 
 
 def status(settings: Settings) -> StackStatus:
     settings, layout = _require_stack(settings)
+    heal_pending(layout)
     supervisor = Supervisor(layout)
     ctx = build_context(settings, load(layout.secrets_file), resolve_quietly(settings), supervisor)
     probed: list[ComponentStatus] = []
@@ -328,6 +361,7 @@ def connection_env(settings: Settings) -> dict[str, str]:
     ep = endpoints(settings, plan(settings))
     pg = settings.postgres
     dsn = f"postgresql://{pg.app_user}:{secrets.pg_app}@{{}}/{pg.database}"
+    kafka = {"GRACE_KAFKA_BOOTSTRAP": ep.kafka_bootstrap} if ep.kafka_bootstrap else {}
     return {
         "GRACE_PG_RW_DSN": dsn.format(ep.postgres_rw),
         "GRACE_PG_RO_DSN": dsn.format(ep.postgres_ro),
@@ -337,6 +371,7 @@ def connection_env(settings: Settings) -> dict[str, str]:
         "GRACE_REDIS_SENTINELS": ",".join(ep.redis_sentinels),
         "GRACE_REDIS_MASTER_NAME": ep.redis_master_name,
         "GRACE_REDIS_PASSWORD": secrets.redis,
+        **kafka,
     }
 
 
@@ -359,6 +394,7 @@ def down(settings: Settings, purge: bool = False, progress: Progress = _no_progr
     result = DownResult()
     if not layout.home.exists():
         return result
+    heal_pending(layout, restart_killed=False)
     supervisor = Supervisor(layout)
     records = _recorded_processes(layout)
     if supervisor.is_running():

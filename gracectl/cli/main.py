@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from gracectl import __version__
-from gracectl.cli import config_commands, stack_commands
+from gracectl.cli import chaos_commands, config_commands, scenario_commands, stack_commands
 from gracectl.cli.render import err_console
 from gracectl.errors import GracectlError
 
@@ -27,7 +27,10 @@ app.command(epilog=EPILOG)(stack_commands.up)
 app.command(epilog=EPILOG)(stack_commands.down)
 app.command(epilog=EPILOG)(stack_commands.status)
 app.command(epilog=EPILOG)(stack_commands.env)
+app.command(epilog=chaos_commands.EXIT_HELP)(chaos_commands.report)
 app.add_typer(config_commands.app, name="config")
+app.add_typer(scenario_commands.app, name="scenario")
+app.add_typer(chaos_commands.app, name="chaos")
 
 
 def _version(value: bool) -> None:

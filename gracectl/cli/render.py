@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from gracectl.journal import Journal
 from gracectl.status import StackStatus
 
 console = Console()
@@ -41,4 +42,58 @@ def endpoints_table(status: StackStatus) -> Table:
     table.add_row("Redis master name", ep.redis_master_name)
     table.add_row("HAProxy stats", ep.haproxy_stats)
     table.add_row("credentials", ep.credentials)
+    return table
+
+
+VERDICT_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
+HEADLINE_METRICS = (
+    "rto_s",
+    "acked_writes",
+    "lost_acked_writes",
+    "indeterminate_writes",
+    "recovered_indeterminate_writes",
+    "duplicate_writes",
+    "unexpected_writes",
+    "write_unavailable_s",
+    "read_availability",
+    "max_replica_lag_bytes",
+    "latency_before_p99_s",
+    "latency_during_p99_s",
+    "latency_after_p99_s",
+    "late_fraction",
+)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def journal_summary(journal: Journal) -> Table:
+    name = journal.scenario.get("name", "?")
+    style = VERDICT_STYLE[journal.verdict]
+    table = Table(
+        title=f"{name}: [{style}]{journal.verdict.upper()}[/] ({journal.status}, "
+        f"{journal.replication_mode} replication, profile {journal.profile})"
+        + (f"\n{journal.reason}" if journal.reason else ""),
+        title_justify="left",
+    )
+    table.add_column("finding / metric")
+    table.add_column("value", justify="right")
+    table.add_column("threshold")
+    table.add_column("status")
+    for f in journal.findings:
+        table.add_row(
+            f.name,
+            _fmt(f.value),
+            f.threshold,
+            f"[{VERDICT_STYLE[f.status]}]{f.status}[/] {f.reason}",
+        )
+    for key in HEADLINE_METRICS:
+        if key in journal.metrics and key not in {f.name for f in journal.findings}:
+            table.add_row(key, _fmt(journal.metrics[key]), "", "")
+    table.caption = f"history: {journal.history_path}"
     return table

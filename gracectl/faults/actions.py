@@ -1,0 +1,220 @@
+"""The fault registry: what each named fault does to the live stack.
+
+Targets are resolved when the fault fires, from a fresh status snapshot: `postgres:leader`
+is whoever Patroni says leads at that moment, never what the config said.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psutil
+
+from gracectl.config import Settings
+from gracectl.errors import ConfigError, GracectlError
+from gracectl.faults.ledger import AppliedFault, FaultAction, Ledger, new_fault
+from gracectl.layout import Layout
+from gracectl.processes import ProcessRecord, processes_mentioning, record
+from gracectl.status import ComponentStatus, StackStatus
+from gracectl.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FaultContext:
+    settings: Settings
+    layout: Layout
+    supervisor: Supervisor
+    status: StackStatus
+    owner: ProcessRecord | None = None
+    workload: tuple[ProcessRecord, ...] = ()
+
+
+def resolve_target(status: StackStatus, target: str) -> ComponentStatus:
+    """A node name (`pg-1`) or `kind:role` (`postgres:leader`, `redis:master`, `etcd:member`)."""
+    running = [c for c in status.components if c.state != "stopped"]
+    if ":" in target:
+        kind, role = target.split(":", 1)
+        matches = [c for c in running if c.kind == kind and (c.role == role or role == "any")]
+    else:
+        matches = [c for c in running if c.name == target]
+    if not matches:
+        names = ", ".join(c.name for c in status.components)
+        known = {c.name for c in status.components}
+        why = "is not running" if target in known else "matches no node"
+        raise ConfigError(
+            f"fault target {target!r} {why}",
+            hint=f"nodes: {names}; selectors look like postgres:leader, redis:master",
+        )
+    return matches[0]
+
+
+def _postmaster(layout: Layout, node: str) -> psutil.Process | None:
+    data_dir = str(layout.node_data(node) / "pgdata")
+    for proc in processes_mentioning(data_dir):
+        try:
+            cmd = proc.cmdline()
+            if cmd and cmd[0].endswith("/postgres") and "-D" in cmd:
+                return proc
+        except psutil.Error:
+            continue
+    return None
+
+
+def _tree(proc: psutil.Process | None) -> list[psutil.Process]:
+    if proc is None:
+        return []
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return [proc]
+
+
+def node_processes(ctx: FaultContext, node: ComponentStatus) -> list[psutil.Process]:
+    """Every process of a node: its supervisord program, descendants, and (PostgreSQL) the
+    postmaster with its backends."""
+    procs: dict[int, psutil.Process] = {}
+    if node.pid:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            procs.update((p.pid, p) for p in _tree(psutil.Process(node.pid)))
+    if node.kind == "postgres":
+        procs.update((p.pid, p) for p in _tree(_postmaster(ctx.layout, node.name)))
+    return list(procs.values())
+
+
+def _records(procs: list[psutil.Process]) -> list[ProcessRecord]:
+    return [r for r in (record(p.name(), p.pid) for p in procs if p.is_running()) if r]
+
+
+def _apply(
+    ctx: FaultContext,
+    fault: str,
+    node: ComponentStatus,
+    action: FaultAction,
+    procs: list[psutil.Process],
+    sig: signal.Signals | None,
+    restart_program: str | None,
+) -> AppliedFault:
+    if not procs and action != "restarted":
+        raise GracectlError(f"{fault}: no live process found for {node.name}")
+    applied = new_fault(fault, node.name, action, _records(procs), restart_program)
+    applied = applied.model_copy(update={"owner": ctx.owner, "workload": ctx.workload})
+    ledger = Ledger(ctx.layout)
+    ledger.add(applied)  # before the signal: a crash right after still gets healed
+    if sig is not None:
+        for proc in procs:
+            try:
+                proc.send_signal(sig)
+            except psutil.NoSuchProcess:
+                continue
+    log.info("%s: %s %s (%d process(es))", fault, action, node.name, len(procs))
+    return applied
+
+
+def kill_node(ctx: FaultContext, fault: str, target: str) -> AppliedFault:
+    node = resolve_target(ctx.status, target)
+    return _apply(
+        ctx,
+        fault,
+        node,
+        "killed",
+        node_processes(ctx, node),
+        signal.SIGKILL,
+        restart_program=node.name,
+    )
+
+
+def kill_leader(ctx: FaultContext, target: str | None) -> AppliedFault:
+    """The whole leader node: Patroni and PostgreSQL, SIGKILL."""
+    return kill_node(ctx, "postgres.kill_leader", "postgres:leader")
+
+
+def kill_leader_postmaster(ctx: FaultContext, target: str | None) -> AppliedFault:
+    """Only the leader's postmaster: Patroni survives and (primary_start_timeout 0) fails over."""
+    node = resolve_target(ctx.status, "postgres:leader")
+    postmaster = _postmaster(ctx.layout, node.name)
+    return _apply(
+        ctx,
+        "postgres.kill_leader_postmaster",
+        node,
+        "killed",
+        [postmaster] if postmaster else [],
+        signal.SIGKILL,
+        restart_program=None,
+    )
+
+
+def pause_node(ctx: FaultContext, target: str | None) -> AppliedFault:
+    assert target is not None
+    node = resolve_target(ctx.status, target)
+    return _apply(
+        ctx,
+        "node.pause",
+        node,
+        "paused",
+        node_processes(ctx, node),
+        signal.SIGSTOP,
+        restart_program=None,
+    )
+
+
+def pause_replication(ctx: FaultContext, target: str | None) -> AppliedFault:
+    """Freeze the leader's WAL senders: replicas fall behind while the leader acks writes
+    (asynchronous mode) or commits stall (synchronous mode). Freezing the senders, not the
+    receivers, keeps the unsent WAL out of the socket buffers, so it is truly held back."""
+    leader = resolve_target(ctx.status, "postgres:leader")
+    senders: list[psutil.Process] = []
+    for proc in _tree(_postmaster(ctx.layout, leader.name))[1:]:
+        try:
+            if "walsender" in " ".join(proc.cmdline()):
+                senders.append(proc)
+        except psutil.Error:
+            continue
+    return _apply(
+        ctx,
+        "postgres.pause_replication",
+        leader,
+        "paused",
+        senders,
+        signal.SIGSTOP,
+        restart_program=None,
+    )
+
+
+def restart_node(ctx: FaultContext, target: str | None) -> AppliedFault:
+    assert target is not None
+    node = resolve_target(ctx.status, target)
+    applied = _apply(ctx, "node.restart", node, "restarted", [], None, restart_program=node.name)
+    ctx.supervisor.stop(node.name)
+    ctx.supervisor.start(node.name)
+    return applied
+
+
+def kill_target(ctx: FaultContext, target: str | None) -> AppliedFault:
+    assert target is not None
+    return kill_node(ctx, "node.kill", target)
+
+
+REGISTRY: dict[str, Callable[[FaultContext, str | None], AppliedFault]] = {
+    "postgres.kill_leader": kill_leader,
+    "postgres.kill_leader_postmaster": kill_leader_postmaster,
+    "postgres.pause_replication": pause_replication,
+    "node.kill": kill_target,
+    "node.pause": pause_node,
+    "node.restart": restart_node,
+}
+
+
+def inject(ctx: FaultContext, fault: str, target: str | None) -> AppliedFault:
+    try:
+        action = REGISTRY[fault]
+    except KeyError as exc:
+        raise ConfigError(
+            f"unknown fault {fault!r}", hint=f"known faults: {', '.join(sorted(REGISTRY))}"
+        ) from exc
+    return action(ctx, target)

@@ -1,0 +1,103 @@
+"""The JSON journal every run writes; reports are rendered from it alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from gracectl.errors import ConfigError
+
+JOURNAL_VERSION = 1
+RunStatus = Literal["completed", "failed", "aborted", "interrupted"]
+Verdict = Literal["pass", "fail", "inconclusive"]
+
+
+class ActionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str  # "postgres.kill_leader", "rollback", "steady_state.before"
+    target: str | None = None
+    started: float
+    ended: float
+    ok: bool = True
+    note: str = ""
+
+
+class FindingRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: float | int | None
+    threshold: str
+    status: Verdict
+    reason: str = ""
+
+
+class SteadyState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    probes: dict[str, bool]
+    detail: str = ""
+
+
+class Journal(BaseModel):
+    version: int = JOURNAL_VERSION
+    scenario: dict[str, Any]
+    status: RunStatus = "completed"
+    start: float
+    end: float | None = None
+    profile: str
+    replication_mode: str
+    steady_states: dict[str, SteadyState] = {}
+    actions: list[ActionRecord] = []
+    rollbacks: list[ActionRecord] = []
+    fault_windows: list[dict[str, Any]] = []
+    metrics: dict[str, float | int | None] = {}
+    findings: list[FindingRecord] = []
+    # The acknowledged ids the final read did not find (first 1000): the evidence of a loss.
+    lost_acked_ids: list[int] = []
+    verdict: Verdict = "inconclusive"
+    reason: str = ""
+    history_path: str = ""
+    locust_stats_path: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+    def result(self) -> dict[str, Any]:
+        """The object `--json` prints."""
+        return {
+            "scenario": self.scenario.get("name"),
+            "status": self.status,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "metrics": {**self.metrics, "replication_mode": self.replication_mode},
+            "findings": [f.model_dump() for f in self.findings],
+            "lost_acked_ids": self.lost_acked_ids,
+            "history_path": self.history_path,
+        }
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)
+
+
+def read_journal(path: Path) -> Journal:
+    try:
+        return Journal.model_validate(json.loads(path.read_text()))
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read journal: {exc.strerror}",
+            hint="journals are under GRACECTL_HOME/runs/",
+        ) from exc
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(
+            f"{path}: not a gracectl journal ({exc.__class__.__name__})",
+            hint="pass the journal.json a chaos run wrote",
+        ) from exc
