@@ -171,7 +171,12 @@ def run_scenario(settings: Settings, scenario: Scenario, notify: Notify = log.in
             journal.status = "aborted"
             journal.reason = exc.message
         finally:
-            _rollback(run)
+            try:
+                _rollback(run)
+            except RunInterrupted as exc:
+                journal.status = "interrupted"
+                journal.reason = (f"rollback interrupted by {exc}: the next gracectl command "
+                                  "heals what is left (see its ledger)")
             journal.end = time.time()
             journal.write(run_dir / "journal.json")
     return journal
@@ -231,7 +236,7 @@ def _execute(run: _Run, status: StackStatus) -> None:
     )
     try:
         _drive_faults(run, t0, workload.records())
-        workload.wait(timeout_s=scenario.load.duration_s + 60)
+        result = workload.wait(timeout_s=scenario.load.duration_s + 60)
     finally:
         workload.stop()
         sampler.stop()
@@ -242,7 +247,7 @@ def _execute(run: _Run, status: StackStatus) -> None:
     stack.wait_healthy(run.settings, scenario.rollback.heal_timeout_s)
     _action(run, "rollback.healthy", started, note="cluster healthy again, every member running")
     started = time.time()
-    final = final_read(run.settings)
+    final = final_read(run.settings, run_number=result.run_number)
     _action(
         run,
         "final_read",

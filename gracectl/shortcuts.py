@@ -78,7 +78,7 @@ def pause_node(
     return parse_scenario(
         {
             "name": "pause-node",
-            "description": f"node.pause {node} for {pause_s:g} s under load (from the command line)",
+            "description": f"node.pause {node} for {pause_s:g} s under load (command line)",
             "replication_mode": mode,
             "load": {**_load(duration_s, users, rate), "op_timeout_s": max(2.0, pause_s + 2)},
             "faults": [

@@ -44,6 +44,8 @@ from gracectl.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
+#: While a component is not ready, it is nudged this often (see Component.nudge).
+NUDGE_EVERY_S = 3.0
 #: progress(step, detail): detail is None once the step is done.
 Progress = Callable[[str, str | None], None]
 
@@ -255,11 +257,15 @@ def _wait_ready(
     component: Component, ctx: StackContext, timeout_s: float, progress: Progress
 ) -> None:
     last_reason: list[str] = ["not probed yet"]
+    next_nudge = [time.monotonic() + NUDGE_EVERY_S]
 
     def ready() -> bool:
         reason = component.not_ready_reason(ctx)
         if reason is None:
             return True
+        if time.monotonic() >= next_nudge[0]:
+            component.nudge(ctx)
+            next_nudge[0] = time.monotonic() + NUDGE_EVERY_S
         if reason != last_reason[0]:
             log.info("%s: %s", component.kind, reason)
         last_reason[0] = reason

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
+from gracectl.checks.windows import FaultUnion
 from gracectl.history import Operation
 
 
@@ -60,3 +61,16 @@ def generator_health(operations: Iterable[Operation]) -> GeneratorHealth:
         offered_rate_per_s=_rate(count, first_intended, last_intended),
         achieved_rate_per_s=_rate(count, first_start, last_start),
     )
+
+
+def generator_health_outside_faults(
+    operations: Iterable[Operation], faults: FaultUnion
+) -> GeneratorHealth:
+    """Generator health judged where the system was meant to be healthy.
+
+    During a fault a stalled user falls behind its schedule because the *system* stalled:
+    that lateness is the fault's latency, not the generator's weakness. Only when no
+    operation lies outside the fault windows is the whole history used.
+    """
+    outside = [op for op in operations if faults.phase_of(op) != "during"]
+    return generator_health(outside)

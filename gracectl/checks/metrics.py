@@ -19,7 +19,11 @@ from gracectl.checks.availability import (
     rto_s,
     write_unavailability,
 )
-from gracectl.checks.generator import GeneratorHealth, generator_health
+from gracectl.checks.generator import (
+    GeneratorHealth,
+    generator_health,
+    generator_health_outside_faults,
+)
 from gracectl.checks.lag import max_replica_lag_bytes
 from gracectl.checks.latency import LatencySummary, latency_by_phase
 from gracectl.checks.sets import WriteSetReport, check_write_set
@@ -132,6 +136,18 @@ def count_writes_in_fault(operations: Iterable[Operation], faults: FaultUnion) -
     )
 
 
+def _generator(passes: Callable[[], Iterable[Operation]], union: FaultUnion) -> GeneratorHealth:
+    """Rates over the whole run; the late share only outside the fault windows (see
+    generator_health_outside_faults), unless nothing lies outside them."""
+    whole = generator_health(passes())
+    outside = generator_health_outside_faults(passes(), union)
+    if not outside.operations:
+        return whole
+    return whole.model_copy(
+        update={"operations": outside.operations, "late_operations": outside.late_operations}
+    )
+
+
 def history_metrics(
     history: HistorySource,
     faults: Iterable[FaultWindow],
@@ -150,7 +166,7 @@ def history_metrics(
         write_unavailability=write_unavailability(passes(), union, min_outage_gap_s),
         read_availability=read_availability(passes(), union),
         latency=latency_by_phase(passes(), union),
-        generator=generator_health(passes()),
+        generator=_generator(passes, union),
         max_replica_lag_bytes=max_replica_lag_bytes(lag_samples),
     )
 

@@ -61,6 +61,10 @@ class Component(ABC):
         """One-off work once ready (create the application role, apply dynamic config)."""
         return None
 
+    def nudge(self, ctx: StackContext) -> None:
+        """Called now and then while waiting for readiness; a kind may help itself along."""
+        return None
+
     def _pid(self, ctx: StackContext, node: Node) -> int | None:
         return ctx.pids.get(node.name)
 

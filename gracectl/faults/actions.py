@@ -135,18 +135,21 @@ def kill_leader(ctx: FaultContext, target: str | None) -> AppliedFault:
 
 
 def kill_leader_postmaster(ctx: FaultContext, target: str | None) -> AppliedFault:
-    """Only the leader's postmaster: Patroni survives and (primary_start_timeout 0) fails over."""
+    """Only the leader's postmaster: Patroni survives and (primary_start_timeout 0) fails over.
+
+    Backends that outlive their postmaster keep its shared memory attached, and PostgreSQL
+    will not start again on that data directory while they live (seen here: idle backends
+    blocked on a pipe). The rollback reaps them; they are recorded now, identity and all."""
     node = resolve_target(ctx.status, "postgres:leader")
-    postmaster = _postmaster(ctx.layout, node.name)
-    return _apply(
-        ctx,
-        "postgres.kill_leader_postmaster",
-        node,
-        "killed",
-        [postmaster] if postmaster else [],
-        signal.SIGKILL,
-        restart_program=None,
-    )
+    tree = _tree(_postmaster(ctx.layout, node.name))
+    if not tree:
+        raise GracectlError(f"postgres.kill_leader_postmaster: no postmaster found for {node.name}")
+    applied = _apply(ctx, "postgres.kill_leader_postmaster", node, "killed", tree[:1],
+                     signal.SIGKILL, restart_program=None)
+    orphans = tuple(_records(tree[1:]))
+    updated = applied.model_copy(update={"reap_on_heal": orphans})
+    Ledger(ctx.layout).replace(updated)
+    return updated
 
 
 def pause_node(ctx: FaultContext, target: str | None) -> AppliedFault:

@@ -41,6 +41,8 @@ class AppliedFault(BaseModel):
     # The process running the scenario; its workload subprocesses are stopped when healing.
     owner: ProcessRecord | None = None
     workload: tuple[ProcessRecord, ...] = ()
+    # Processes left behind by the fault that must not outlive it (orphaned backends).
+    reap_on_heal: tuple[ProcessRecord, ...] = ()
 
 
 def new_fault(
@@ -91,6 +93,9 @@ class Ledger:
     def add(self, fault: AppliedFault) -> None:
         self._write([*self.pending(), fault])
 
+    def replace(self, fault: AppliedFault) -> None:
+        self._write([fault if f.id == fault.id else f for f in self.pending()])
+
     def remove(self, fault_id: str) -> None:
         self._write([f for f in self.pending() if f.id != fault_id])
 
@@ -109,6 +114,21 @@ def resume(records: tuple[ProcessRecord, ...] | list[ProcessRecord]) -> list[int
     return resumed
 
 
+def reap(records: tuple[ProcessRecord, ...]) -> list[int]:
+    """SIGKILL the still-live processes among `records` (identity checked)."""
+    killed = []
+    for rec in records:
+        proc = live_process(rec)
+        if proc is None:
+            continue
+        try:
+            proc.kill()
+            killed.append(proc.pid)
+        except psutil.Error:
+            continue
+    return killed
+
+
 def heal(
     layout: Layout,
     fault: AppliedFault,
@@ -117,15 +137,17 @@ def heal(
 ) -> str:
     """Undo one fault; returns one sentence saying what was done. Idempotent."""
     supervisor = supervisor or Supervisor(layout)
+    reaped = reap(fault.reap_on_heal)
+    done = f"reaped {len(reaped)} process(es) orphaned by the fault; " if reaped else ""
     if fault.action == "paused":
         pids = resume(fault.processes)
-        return f"resumed {fault.target} ({len(pids)} process(es))"
+        return done + f"resumed {fault.target} ({len(pids)} process(es))"
     if fault.action == "killed" and fault.restart_program and restart_killed:
         if supervisor.is_running() and fault.restart_program not in supervisor.running_programs():
             supervisor.start(fault.restart_program)
-            return f"restarted {fault.restart_program}"
-        return f"{fault.restart_program} already running"
-    return f"nothing to undo for {fault.fault} on {fault.target}"
+            return done + f"restarted {fault.restart_program}"
+        return done + f"{fault.restart_program} already running"
+    return done + f"nothing else to undo for {fault.fault} on {fault.target}"
 
 
 def heal_pending(layout: Layout, restart_killed: bool = True) -> list[str]:

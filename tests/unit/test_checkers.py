@@ -747,3 +747,23 @@ def make_finding(status: str) -> Finding:
 )
 def test_verdict_rules(statuses: list[str], expected: str) -> None:
     assert verdict(make_finding(s) for s in statuses) == expected
+
+
+def test_lateness_caused_by_the_fault_is_not_generator_saturation() -> None:
+    """A stalled system makes an open-model generator late; that is the fault's latency."""
+    ops = [write(i, i * 0.1) for i in range(100)]  # 10 s healthy, on time
+    ops += [write(1000 + i, 12.0 + i * 0.01, intended=10 + i * 0.1, late=True)
+            for i in range(50)]  # backlog of a 2 s stall, all late, all intended in the window
+    metrics = history_metrics(ops, [fault(10, 16)], final([o.value for o in ops if o.value]))
+    assert metrics.generator.late_fraction == 0
+    rto = only(evaluate(metrics, [Invariant(name="rto_s", max=10)]), "rto_s")
+    assert rto.status == "pass"
+
+
+def test_late_outside_the_fault_still_makes_timing_inconclusive() -> None:
+    ops = [write(i, i * 0.1 + 0.2, intended=i * 0.1, late=True) for i in range(100)]
+    ops += [write(1000 + i, 12.0 + i * 0.1) for i in range(20)]
+    metrics = history_metrics(ops, [fault(10, 16)], final([o.value for o in ops if o.value]))
+    rto = only(evaluate(metrics, [Invariant(name="rto_s", max=10)]), "rto_s")
+    assert rto.status == "inconclusive"
+    assert "load generator" in rto.reason

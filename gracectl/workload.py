@@ -1,0 +1,573 @@
+"""The load of a chaos run and its final read.
+
+`Workload` runs Locust headless as a subprocess on `loadtests/postgres_chaos.py` (open-model
+writers and readers that stream a gracectl.history file), after creating the table it writes
+to. `final_read` collects every id from the leader and from each caught-up replica, each
+reached directly on its own port, for the checkers to compare with the history.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psutil
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gracectl import stack
+from gracectl.config import Settings
+from gracectl.errors import GracectlError
+from gracectl.history import FinalRead
+from gracectl.processes import ProcessRecord, record
+from gracectl.status import ComponentStatus, StackStatus
+from gracectl.waiting import timeout_multiplier, wait_until
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TABLE = "gracectl_writes"
+#: The locustfile ships in the repository next to the package (an editable install).
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "loadtests" / "postgres_chaos.py"
+HISTORY_DIR_NAME = "history"  # a directory of JSON-lines files, one per Locust process
+HISTORY_NAME = "history.jsonl"
+LOCUST_OUTPUT_NAME = "locust.out"
+CSV_PREFIX_NAME = "locust"
+WRITER_CLASS, READER_CLASS = "WriterUser", "ReaderUser"
+
+# Environment the locustfile reads (see loadtests/postgres_chaos.py).
+ENV_RW_DSN, ENV_RO_DSN = "GRACE_PG_RW_DSN", "GRACE_PG_RO_DSN"
+ENV_ADMIN_DSN = "GRACE_PG_ADMIN_DSN"
+ENV_HISTORY, ENV_TABLE, ENV_RUN = "GRACE_WL_HISTORY", "GRACE_WL_TABLE", "GRACE_WL_RUN"
+
+# Locust needs a moment to import and spawn; a backlog drains for up to op_timeout + 1 s.
+_STARTUP_SLACK_S = 15.0
+_CONNECT_TIMEOUT_S = 5
+
+
+# Ids are run (22 bits) | process (8) | user (8) | sequence (24): the locustfile builds them.
+ID_RUN_SHIFT = 40
+MAX_RUN = (1 << 22) - 1
+
+
+def _scalar(row: tuple[Any, ...] | None) -> int:
+    if row is None or row[0] is None:
+        raise WorkloadError("workload: empty answer from PostgreSQL")
+    return int(row[0])
+
+
+class WorkloadError(GracectlError):
+    """The workload could not be prepared, started or read back."""
+
+
+class WorkloadSpec(BaseModel):
+    """How much load, for how long. Rates are totals per class, spread over its users."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    writers: int = Field(2, ge=0, le=255)
+    readers: int = Field(1, ge=0, le=255)
+    write_rate: float = Field(100.0, ge=0)  # ops/s, all writers together
+    read_rate: float = Field(50.0, ge=0)  # ops/s, all readers together
+    duration_s: float = Field(10.0, gt=0, le=86_400)
+    op_timeout_s: float = Field(2.0, gt=0, le=60)
+    late_tolerance_s: float = Field(0.05, ge=0)
+    table: str = Field(DEFAULT_TABLE, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    @model_validator(mode="after")
+    def _some_load(self) -> WorkloadSpec:
+        if self.writers + self.readers == 0:
+            raise ValueError("a workload needs at least one writer or reader")
+        if self.writers and not self.write_rate:
+            raise ValueError("writers need a write_rate > 0")
+        if self.readers and not self.read_rate:
+            raise ValueError("readers need a read_rate > 0")
+        return self
+
+    @property
+    def users(self) -> int:
+        return self.writers + self.readers
+
+    @property
+    def locust_run_time_s(self) -> int:
+        """Locust's own --run-time: a safety bound; the users end their schedules before it."""
+        return math.ceil(self.duration_s + 2 * self.op_timeout_s + 10)
+
+
+@dataclass(frozen=True)
+class WorkloadResult:
+    run_number: int
+    history_dir: Path
+    history_paths: tuple[Path, ...]
+    stats_path: Path  # Locust's <prefix>_stats.csv (response times from intended, in ms)
+    output_path: Path  # Locust's stdout and stderr
+    exit_code: int | None  # None: the process had to be killed
+    stopped: bool  # stopped on demand (or by the wait timeout) before it ended by itself
+    killed: bool  # did not exit on SIGTERM within the grace period: SIGKILLed
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class Workload:
+    """Locust as a subprocess: `with Workload(spec, env, run_dir) as wl: ...; wl.wait()`.
+
+    `connection` holds at least GRACE_PG_RW_DSN and GRACE_PG_RO_DSN (gracectl.stack.
+    connection_env or `gracectl env --json`). Leaving the `with` block stops Locust if it is
+    still running, so no process outlives the caller.
+    """
+
+    def __init__(
+        self,
+        spec: WorkloadSpec,
+        connection: Mapping[str, str],
+        run_dir: Path,
+        locustfile: Path = LOCUSTFILE,
+        python: str = sys.executable,
+    ) -> None:
+        missing = [k for k in (ENV_RW_DSN, ENV_RO_DSN) if not connection.get(k)]
+        if missing:
+            raise WorkloadError(
+                f"workload: missing {', '.join(missing)}", hint="pass `gracectl env --json`"
+            )
+        if not locustfile.is_file():
+            raise WorkloadError(
+                f"workload: locustfile {locustfile} not found",
+                hint="run from a gracectl checkout (pip install -e)",
+            )
+        self.spec = spec
+        self.rw_dsn = connection[ENV_RW_DSN]
+        self.ro_dsn = connection[ENV_RO_DSN]
+        self.run_dir = run_dir
+        self.locustfile = locustfile
+        self.python = python
+        self.run_number: int | None = None
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._proc: psutil.Process | None = None
+        self._children: list[psutil.Process] = []
+        self._result: WorkloadResult | None = None
+
+    # -- paths -----------------------------------------------------------------------------
+    @property
+    def history_dir(self) -> Path:
+        return self.run_dir / HISTORY_DIR_NAME
+
+    @property
+    def history_path(self) -> Path:
+        """The file of a single-process Locust; worker processes add .w<index> files."""
+        return self.history_dir / HISTORY_NAME
+
+    @property
+    def stats_path(self) -> Path:
+        return self.run_dir / f"{CSV_PREFIX_NAME}_stats.csv"
+
+    @property
+    def output_path(self) -> Path:
+        return self.run_dir / LOCUST_OUTPUT_NAME
+
+    @property
+    def pid(self) -> int | None:
+        return self._popen.pid if self._popen is not None else None
+
+    def history_paths(self) -> tuple[Path, ...]:
+        """The main file, plus one per worker process if Locust ran with --processes."""
+        return tuple(sorted(p for p in self.history_dir.glob("*.jsonl") if p.is_file()))
+
+    def records(self) -> tuple[ProcessRecord, ...]:
+        """Identity records of Locust and its children, for whoever must stop them if this
+        process dies (the fault ledger)."""
+        procs = [self._proc, *self._live_children()] if self._proc is not None else []
+        found = (record("locust", p.pid) for p in procs)
+        return tuple(r for r in found if r is not None)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def prepare(self) -> int:
+        """Create the table and its run-number sequence (idempotent); allocate a run number.
+
+        The run number is the top of every id the run writes; it is kept above any run
+        already in the table (a manual `locust -f` run picks its own), so ids never repeat.
+        """
+        name = self.spec.table
+        table = sql.Identifier(name)
+        runs = sql.Identifier(f"{name}_runs")
+        create_table = sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} "
+            "(id bigint PRIMARY KEY, worker text, at timestamptz DEFAULT now())"
+        ).format(table)
+        create_seq = sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} MAXVALUE {}").format(
+            runs, sql.Literal(MAX_RUN)
+        )
+        highest_run = sql.SQL("SELECT coalesce(max(id) >> {}, 0) FROM {}").format(
+            sql.Literal(ID_RUN_SHIFT), table
+        )
+        try:
+            with (
+                psycopg.connect(
+                    self.rw_dsn, autocommit=True, connect_timeout=_CONNECT_TIMEOUT_S
+                ) as conn,
+                conn.transaction(),
+            ):
+                # Serialises concurrent preparers: CREATE ... IF NOT EXISTS races in the
+                # catalog, and two of them must not both bump the sequence to one value.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+                conn.execute(create_table)
+                conn.execute(create_seq)
+                run = _scalar(
+                    conn.execute(
+                        sql.SQL("SELECT nextval({})").format(sql.Literal(f"{name}_runs"))
+                    ).fetchone()
+                )
+                highest = _scalar(conn.execute(highest_run).fetchone())
+                if run <= highest:
+                    run = highest + 1
+                    conn.execute(
+                        sql.SQL("SELECT setval({}, %s)").format(sql.Literal(f"{name}_runs")),
+                        (run,),
+                    )
+        except psycopg.Error as exc:
+            raise WorkloadError(
+                f"workload: cannot prepare table {name}: {exc}",
+                hint="is the stack up? `gracectl status`",
+            ) from exc
+        if run > MAX_RUN:
+            raise WorkloadError(
+                f"workload: table {name} has used every run number",
+                hint=f"drop or truncate {name} and its sequence {name}_runs",
+            )
+        self.run_number = run
+        log.info("table %s ready, run number %d", name, run)
+        return run
+
+    def command(self) -> list[str]:
+        spec = self.spec
+        classes = [WRITER_CLASS] * bool(spec.writers) + [READER_CLASS] * bool(spec.readers)
+        return [
+            self.python, "-m", "locust",
+            "-f", str(self.locustfile),
+            "--headless", "--only-summary",
+            "-u", str(spec.users), "-r", str(spec.users),
+            "--run-time", f"{spec.locust_run_time_s}s",
+            "--csv", str(self.run_dir / CSV_PREFIX_NAME),
+            # fail/info operations are expected under faults, not an error of the tool.
+            "--exit-code-on-error", "0",
+            *classes,
+        ]  # fmt: skip
+
+    def environment(self) -> dict[str, str]:
+        if self.run_number is None:
+            raise WorkloadError("workload: prepare() before start()")
+        spec = self.spec
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GRACE_", "LOCUST_"))}
+        env.update({
+            ENV_RW_DSN: self.rw_dsn,
+            ENV_RO_DSN: self.ro_dsn,
+            ENV_HISTORY: str(self.history_path),
+            ENV_TABLE: spec.table,
+            ENV_RUN: str(self.run_number),
+            "GRACE_WL_WRITERS": str(spec.writers),
+            "GRACE_WL_READERS": str(spec.readers),
+            "GRACE_WL_WRITE_RATE": repr(spec.write_rate),
+            "GRACE_WL_READ_RATE": repr(spec.read_rate),
+            "GRACE_WL_DURATION_S": repr(spec.duration_s),
+            "GRACE_WL_OP_TIMEOUT_S": repr(spec.op_timeout_s),
+            "GRACE_WL_LATE_TOLERANCE_S": repr(spec.late_tolerance_s),
+            "PYTHONUNBUFFERED": "1",
+        })  # fmt: skip
+        return env
+
+    def start(self) -> None:
+        if self._popen is not None:
+            raise WorkloadError("workload: already started")
+        self.history_dir.mkdir(parents=True, exist_ok=True)
+        if self.run_number is None:
+            self.prepare()
+        with self.output_path.open("ab") as out:
+            self._popen = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.environment(),
+                cwd=self.run_dir,
+                start_new_session=True,  # a Ctrl-C for the caller is not Locust's
+            )
+        try:
+            self._proc = psutil.Process(self._popen.pid)
+        except psutil.NoSuchProcess:
+            self._proc = None  # exited already; wait() collects its exit code
+        log.info(
+            "locust started (pid %d): %d writers at %g/s, %d readers at %g/s for %g s -> %s",
+            self._popen.pid,
+            self.spec.writers,
+            self.spec.write_rate,
+            self.spec.readers,
+            self.spec.read_rate,
+            self.spec.duration_s,
+            self.run_dir,
+        )
+
+    def running(self) -> bool:
+        return self._popen is not None and self._popen.poll() is None
+
+    def wait(self, timeout_s: float | None = None) -> WorkloadResult:
+        """Until Locust ends its schedule; past `timeout_s` (default: the planned duration
+        plus slack) it is stopped, and the result says so."""
+        popen = self._require_started()
+        if self._result is not None:
+            return self._result
+        if timeout_s is None:
+            timeout_s = (
+                self.spec.duration_s + 2 * self.spec.op_timeout_s + _STARTUP_SLACK_S
+            ) * timeout_multiplier()
+        try:
+            popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            log.warning(
+                "locust (pid %d) still running after %.0f s: stopping it", popen.pid, timeout_s
+            )
+            return self.stop()
+        return self._finish(stopped=False, killed=False)
+
+    def stop(self, grace_s: float = 10.0) -> WorkloadResult:
+        """SIGTERM (Locust records in-flight writes as info and writes its stats), then
+        SIGKILL after `grace_s`; children (Locust --processes workers) are reaped too."""
+        popen = self._require_started()
+        if self._result is not None:
+            return self._result
+        if popen.poll() is not None:
+            return self._finish(stopped=False, killed=False)
+        self._children = self._live_children()
+        log.info("stopping locust (pid %d)", popen.pid)
+        popen.send_signal(signal.SIGTERM)
+        killed = False
+        try:
+            popen.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            log.warning("locust (pid %d) ignored SIGTERM for %.0f s: SIGKILL", popen.pid, grace_s)
+            popen.kill()
+            popen.wait(timeout=10)
+            killed = True
+        return self._finish(stopped=True, killed=killed)
+
+    def _require_started(self) -> subprocess.Popen[bytes]:
+        if self._popen is None:
+            raise WorkloadError("workload: not started")
+        return self._popen
+
+    def _live_children(self) -> list[psutil.Process]:
+        if self._proc is None:
+            return []
+        try:
+            return self._proc.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return []
+
+    def _reap_children(self) -> None:
+        """Children are psutil handles taken while their parent lived: signalling them
+        checks their identity (PID and start time), so a recycled PID is never hit."""
+        leftovers = [c for c in self._children if c.is_running()]
+        for child in leftovers:
+            log.warning("locust child %d outlived its parent: killing it", child.pid)
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                continue
+        psutil.wait_procs(leftovers, timeout=5)
+
+    def _finish(self, stopped: bool, killed: bool) -> WorkloadResult:
+        popen = self._require_started()
+        self._reap_children()
+        code = popen.returncode
+        exit_code = None if killed or code is None or code < 0 else code
+        if exit_code not in (0, None):
+            log.error("locust exited with %s; see %s", exit_code, self.output_path)
+        assert self.run_number is not None
+        self._result = WorkloadResult(
+            run_number=self.run_number,
+            history_dir=self.history_dir,
+            history_paths=self.history_paths(),
+            stats_path=self.stats_path,
+            output_path=self.output_path,
+            exit_code=exit_code,
+            stopped=stopped,
+            killed=killed,
+        )
+        log.info(
+            "locust (pid %d) done: exit %s, %s",
+            popen.pid,
+            exit_code,
+            ", ".join(str(p) for p in self._result.history_paths) or "no history",
+        )
+        return self._result
+
+    def __enter__(self) -> Workload:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.running():
+            self.stop()
+        elif self._popen is not None and self._result is None:
+            self._finish(stopped=False, killed=False)
+
+
+def start_workload(spec: WorkloadSpec, run_dir: Path, connection: Mapping[str, str]) -> Workload:
+    """Prepare the table and start Locust; the caller must `wait()` and/or `stop()` it."""
+    workload = Workload(spec, connection, run_dir)
+    workload.start()
+    return workload
+
+
+# -- final read ----------------------------------------------------------------------------
+def final_read(
+    settings: Settings,
+    table: str = DEFAULT_TABLE,
+    catch_up_timeout_s: float = 30.0,
+    run_number: int | None = None,
+) -> FinalRead:
+    """`final_read_at` for the stack under `settings.home` (its status and superuser)."""
+    admin_dsn = stack.connection_env(settings)[ENV_ADMIN_DSN]
+    return final_read_at(
+        stack.status(settings), admin_dsn, table, catch_up_timeout_s, run_number
+    )
+
+
+def _lsn(text: str) -> int:
+    high, low = text.split("/")
+    return (int(high, 16) << 32) | int(low, 16)
+
+
+def _node_conninfo(admin_dsn: str, node: ComponentStatus) -> str:
+    host, port = node.endpoint.rsplit(":", 1)
+    return make_conninfo(admin_dsn, host=host, port=port, connect_timeout=_CONNECT_TIMEOUT_S)
+
+
+def _query_one(conninfo: str, query: str) -> Any:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute(query).fetchone()
+    return row[0] if row else None
+
+
+def run_id_range(run_number: int) -> tuple[int, int]:
+    """The ids one run can write: its run number in the top bits."""
+    return run_number << ID_RUN_SHIFT, (run_number + 1) << ID_RUN_SHIFT
+
+
+def _read_ids(
+    conninfo: str, table: str, node: str, id_range: tuple[int, int] | None = None
+) -> frozenset[int]:
+    query = sql.SQL("SELECT id FROM {}").format(sql.Identifier(table))
+    params: tuple[int, ...] = ()
+    if id_range is not None:
+        query = query + sql.SQL(" WHERE id >= %s AND id < %s")
+        params = id_range
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            ids = [int(row[0]) for row in conn.execute(query, params)]
+    except psycopg.errors.UndefinedTable:
+        log.warning("%s: table %s does not exist: no ids", node, table)
+        return frozenset()
+    found = frozenset(ids)
+    # The primary key makes duplicate ids impossible by construction; this only guards
+    # against someone running the workload on a table created without it.
+    if len(found) != len(ids):
+        log.error("%s: %d duplicate id(s) in %s", node, len(ids) - len(found), table)
+    return found
+
+
+def final_read_at(
+    status: StackStatus,
+    admin_dsn: str,
+    table: str = DEFAULT_TABLE,
+    catch_up_timeout_s: float = 30.0,
+    run_number: int | None = None,
+) -> FinalRead:
+    """Every id in `table` (of run `run_number` only, when given: earlier runs' rows are not
+    this history's business) on the leader, and on each replica once its replay LSN has reached
+    the leader's current LSN (waiting at most `catch_up_timeout_s`).
+
+    Each node is reached on its own port from `status` (not through HAProxy) as the
+    superuser of `admin_dsn`. The leader is the node not in recovery (the status role only
+    breaks ties). A replica that does not catch up in time, or cannot be reached, is left out
+    of `replica_ids` with a warning: its ids would be a lag, not a loss.
+    """
+    nodes = [c for c in status.by_kind("postgres") if c.state == "running"]
+    primaries: list[ComponentStatus] = []
+    standbys: list[ComponentStatus] = []
+    for node in nodes:
+        try:
+            in_recovery = _query_one(_node_conninfo(admin_dsn, node), "SELECT pg_is_in_recovery()")
+        except psycopg.Error as exc:
+            log.warning("%s: unreachable for the final read: %s", node.name, exc)
+            continue
+        (standbys if in_recovery else primaries).append(node)
+    if not primaries:
+        raise WorkloadError(
+            "final read: no PostgreSQL node is out of recovery (no leader)",
+            hint="`gracectl status`; wait for Patroni to elect a leader",
+        )
+    primaries.sort(key=lambda n: n.role != "leader")
+    leader, *other_primaries = primaries
+    for extra in other_primaries:
+        log.error("final read: %s is also out of recovery (split brain?)", extra.name)
+    leader_info = _node_conninfo(admin_dsn, leader)
+    target = _lsn(str(_query_one(leader_info, "SELECT pg_current_wal_lsn()")))
+    id_range = None if run_number is None else run_id_range(run_number)
+    leader_ids = _read_ids(leader_info, table, leader.name, id_range)
+    log.info("final read: %s (leader) has %d ids at LSN %X", leader.name, len(leader_ids), target)
+
+    replica_ids: dict[str, frozenset[int]] = {}
+    for node in [*other_primaries, *standbys]:
+        info = _node_conninfo(admin_dsn, node)
+        if node in standbys and not _caught_up(node.name, info, target, catch_up_timeout_s):
+            continue
+        try:
+            replica_ids[node.name] = _read_ids(info, table, node.name, id_range)
+        except psycopg.Error as exc:
+            log.warning("%s: final read failed: %s", node.name, exc)
+            continue
+        log.info("final read: %s has %d ids", node.name, len(replica_ids[node.name]))
+    return FinalRead(leader=leader.name, leader_ids=leader_ids, replica_ids=replica_ids)
+
+
+def _caught_up(name: str, conninfo: str, target: int, timeout_s: float) -> bool:
+    last: list[int | None] = [None]
+
+    def replayed() -> bool:
+        try:
+            lsn = _query_one(conninfo, "SELECT pg_last_wal_replay_lsn()")
+        except psycopg.Error as exc:
+            log.debug("%s: replay LSN not readable: %s", name, exc)
+            return False
+        last[0] = _lsn(str(lsn)) if lsn is not None else None
+        return last[0] is not None and last[0] >= target
+
+    started = time.monotonic()
+    if wait_until(replayed, timeout_s, interval_s=0.2):
+        log.info("%s caught up in %.1f s", name, time.monotonic() - started)
+        return True
+    behind = "unknown" if last[0] is None else f"{target - last[0]} bytes"
+    log.warning(
+        "%s did not replay up to the leader's LSN in %.0f s (behind: %s): left out",
+        name,
+        timeout_s,
+        behind,
+    )
+    return False
