@@ -148,7 +148,7 @@ def test_killed_gracectl_is_healed_by_the_next_command(dev_stack: Sandbox) -> No
     try:
         _wait_for_pause(dev_stack.home)
         run.kill()  # SIGKILL: no finally, no rollback in that process
-        run.wait(timeout=30)
+        run.communicate(timeout=30)
     finally:
         if run.poll() is None:
             run.kill()
