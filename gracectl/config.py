@@ -7,6 +7,7 @@ underscore: GRACECTL_POSTGRES__REPLICAS=2.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
@@ -82,6 +83,31 @@ class HAProxyConfig(_Strict):
     rise: int = Field(1, ge=1)
 
 
+class KafkaConfig(_Strict):
+    """The Kafka event bus (only when `bus = "kafka"`): combined broker+controller KRaft nodes."""
+
+    brokers: int = Field(3, ge=1, le=7)
+    heap_mb: int = Field(256, ge=128, le=4096)
+    min_insync_replicas: int = Field(2, ge=1)
+    # Where scripts/setup.sh put the jars; None: its default for this user (see components/kafka).
+    libs_dir: Path | None = None
+
+    @property
+    def replication_factor(self) -> int:
+        """Default for new topics and for Kafka's internal topics."""
+        return min(3, self.brokers)
+
+    @model_validator(mode="after")
+    def _isr_fits_replication(self) -> KafkaConfig:
+        # A min ISR above the replication factor would refuse every acks=all write.
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas = {self.min_insync_replicas} exceeds the replication "
+                f"factor {self.replication_factor} of {self.brokers} broker(s)"
+            )
+        return self
+
+
 class Settings(_Strict):
     profile: ProfileName = "ha"
     home: Path = Path(".gracectl")
@@ -94,6 +120,7 @@ class Settings(_Strict):
     postgres: PostgresConfig = PostgresConfig()
     redis: RedisConfig = RedisConfig()
     haproxy: HAProxyConfig = HAProxyConfig()
+    kafka: KafkaConfig = KafkaConfig()
 
     @property
     def home_path(self) -> Path:
@@ -198,6 +225,30 @@ def load_settings(
             _format_validation_error(exc, sources),
             hint="see `gracectl config show` for the valid keys and their defaults",
         ) from exc
-    if not settings.home.is_absolute():
+    if "home" not in file_values and "home" not in env_values:
+        settings = settings.model_copy(update={"home": default_home(cwd, os.geteuid() == 0)})
+    elif not settings.home.is_absolute():
         settings = settings.model_copy(update={"home": (cwd / settings.home)})
     return settings
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """Every directory from / down to `path` lets other users in (o+x)."""
+    for directory in [path, *path.parents]:
+        try:
+            if not directory.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def default_home(cwd: Path, as_root: bool) -> Path:
+    """`./.gracectl`, unless gracectl runs as root in a directory the unprivileged service
+    user cannot reach (a checkout under /root): then a per-checkout directory under
+    /var/lib/gracectl, so `gracectl up` works from any clone."""
+    local = cwd / ".gracectl"
+    if not as_root or _traversable_by_others(cwd):
+        return local
+    digest = hashlib.sha256(str(cwd).encode()).hexdigest()[:8]
+    return Path("/var/lib/gracectl") / f"{cwd.name}-{digest}"

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from gracectl.config import load_settings
+from gracectl.config import default_home, load_settings
 from gracectl.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -55,8 +56,24 @@ def test_cli_flag_beats_file_and_fallback(tmp_path: Path) -> None:
 
 
 def test_relative_home_is_resolved_against_cwd(tmp_path: Path) -> None:
-    s = load_settings(cwd=tmp_path, environ={})
-    assert s.home == tmp_path / ".gracectl"
+    s = load_settings(cwd=tmp_path, environ={"GRACECTL_HOME": "state"})
+    assert s.home == tmp_path / "state"
+
+
+def test_default_home_is_local_unless_root_cannot_share_it(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shared = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        shared.chmod(0o755)
+        assert default_home(private, as_root=False) == private / ".gracectl"
+        assert default_home(shared, as_root=True) == shared / ".gracectl"
+        fallback = default_home(private, as_root=True)
+        assert fallback.parent == Path("/var/lib/gracectl")
+        assert fallback.name.startswith("private-")
+        assert fallback == default_home(private, as_root=True)
+    finally:
+        shared.rmdir()
 
 
 def test_unknown_profile(tmp_path: Path) -> None:
