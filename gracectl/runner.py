@@ -27,6 +27,7 @@ from gracectl.errors import GracectlError
 from gracectl.evaluate import evaluate
 from gracectl.faults.actions import FaultContext, inject
 from gracectl.faults.ledger import AppliedFault, Ledger, heal, heal_pending
+from gracectl.final_read import final_read
 from gracectl.history import FaultWindow, LagSample
 from gracectl.journal import ActionRecord, Journal, SteadyState
 from gracectl.layout import Layout
@@ -35,7 +36,7 @@ from gracectl.scenario import FaultStep, Scenario
 from gracectl.secrets_store import load as load_secrets
 from gracectl.status import StackStatus
 from gracectl.supervisor import Supervisor
-from gracectl.workload import WorkloadSpec, final_read, start_workload
+from gracectl.workload import WorkloadSpec, start_workload
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]

@@ -16,9 +16,10 @@ from typing import Any
 import psutil
 import pytest
 
+from gracectl.final_read import final_read_at
 from gracectl.history import Operation, read_history
 from gracectl.status import StackStatus
-from gracectl.workload import ID_RUN_SHIFT, Workload, WorkloadSpec, final_read_at
+from gracectl.workload import ID_RUN_SHIFT, Workload, WorkloadSpec
 from tests.conftest import Sandbox
 
 pytestmark = pytest.mark.integration
