@@ -63,10 +63,6 @@ def run(
     _run(load_scenario(scenario_file), as_json)
 
 
-def _mode(mode: str | None) -> str | None:
-    return mode
-
-
 @app.command("kill-primary", epilog=EXIT_HELP)
 def kill_primary(
     duration: Duration = 45,
