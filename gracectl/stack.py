@@ -38,8 +38,14 @@ from gracectl.registry import components
 from gracectl.secrets_store import Secrets, load, load_or_create
 from gracectl.service_user import ServiceUser, resolve
 from gracectl.status import ComponentStatus, Endpoints, StackStatus
-from gracectl.supervisor import ALIVE_STATES, Supervisor, render_config
-from gracectl.topology import Topology, check_ports_free, plan
+from gracectl.supervisor import ALIVE_STATES, DEAD_STATES, Supervisor, render_config
+from gracectl.topology import (
+    Topology,
+    check_ports_free,
+    ephemeral_overlap,
+    ephemeral_port_range,
+    plan,
+)
 from gracectl.waiting import wait_until
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,7 @@ class UpResult:
     already_running: bool
     started: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -216,6 +223,7 @@ def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
         return UpResult(already_running=True, seconds=time.monotonic() - started_at)
 
     check_ports_free(ctx.topology, skip_nodes=running)
+    warnings = _port_warnings(ctx.topology)
     for component in kinds:
         component.write_configs(ctx)
     if not supervisor_running:
@@ -232,13 +240,30 @@ def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
                 _start_program(supervisor, layout, name)
         ctx = build_context(settings, secrets, user, supervisor)
         _write_state(layout, settings, supervisor.process_records())
-        _wait_ready(component, ctx, settings.startup_timeout_s, progress)
+        _wait_ready(component, ctx, settings.startup_timeout_s, progress, supervisor)
         component.after_ready(ctx)
-        _wait_ready(component, ctx, settings.startup_timeout_s, progress)
+        _wait_ready(component, ctx, settings.startup_timeout_s, progress, supervisor)
         progress(component.waiting_for, None)
 
     _write_state(layout, settings, supervisor.process_records())
-    return UpResult(already_running=False, started=missing, seconds=time.monotonic() - started_at)
+    return UpResult(
+        already_running=False,
+        started=missing,
+        seconds=time.monotonic() - started_at,
+        warnings=warnings,
+    )
+
+
+def _port_warnings(topology: Topology) -> list[str]:
+    overlap = ephemeral_overlap(topology)
+    span = ephemeral_port_range()
+    if not overlap or span is None:
+        return []
+    return [
+        f"ports {min(overlap)}-{max(overlap)} lie in the ephemeral range {span[0]}-{span[1]}: "
+        "an outgoing connection can take one before its server binds it; "
+        f"a base_port below {span[0] - len(topology.all_ports())} avoids that"
+    ]
 
 
 def _start_program(supervisor: Supervisor, layout: Layout, name: str) -> None:
@@ -254,12 +279,21 @@ def _start_program(supervisor: Supervisor, layout: Layout, name: str) -> None:
 
 
 def _wait_ready(
-    component: Component, ctx: StackContext, timeout_s: float, progress: Progress
+    component: Component,
+    ctx: StackContext,
+    timeout_s: float,
+    progress: Progress,
+    supervisor: Supervisor | None = None,
 ) -> None:
+    """Poll until the component is ready. With `supervisor`, a program of this component
+    that has died (exited, or given up restarting) fails the wait at once, with its log."""
     last_reason: list[str] = ["not probed yet"]
     next_nudge = [time.monotonic() + NUDGE_EVERY_S]
+    names = {p.name for p in component.programs(ctx)}
 
     def ready() -> bool:
+        if supervisor is not None:
+            _fail_if_dead(supervisor, ctx.layout, names)
         reason = component.not_ready_reason(ctx)
         if reason is None:
             return True
@@ -282,6 +316,18 @@ def _wait_ready(
         hint=f"see {ctx.layout.node_log(culprit)}; `gracectl down` stops what did start",
         details=f"last lines of {ctx.layout.node_log(culprit)}:\n{ctx.layout.log_tail(culprit)}",
     )
+
+
+def _fail_if_dead(supervisor: Supervisor, layout: Layout, names: set[str]) -> None:
+    for name, info in supervisor.program_info().items():
+        if name in names and info.get("statename") in DEAD_STATES:
+            raise ComponentTimeout(
+                name,
+                f"exited during start-up ({info['statename']}: "
+                f"{info.get('spawnerr') or 'see its log'})",
+                hint=f"see {layout.node_log(name)}; `gracectl down` stops what did start",
+                details=f"last lines of {layout.node_log(name)}:\n{layout.log_tail(name)}",
+            )
 
 
 def wait_healthy(settings: Settings, timeout_s: float, progress: Progress = _no_progress) -> None:
@@ -382,16 +428,21 @@ def connection_env(settings: Settings) -> dict[str, str]:
 
 
 # -- down --------------------------------------------------------------------------------
-def _stop_order(ctx: StackContext, names: set[str]) -> list[str]:
-    """Reverse start order; PostgreSQL replicas before the leader to avoid a needless failover."""
-    ordered: list[str] = []
+def _stop_order(ctx: StackContext, names: set[str]) -> list[list[str]]:
+    """Batches to stop, in reverse start order; one node at a time, except kinds that must
+    stop together (a quorum that cannot shut its last member down cleanly alone), and
+    PostgreSQL replicas before the leader to avoid a needless failover."""
+    batches: list[list[str]] = []
     for component in reversed(components()):
         progs = [p.name for p in component.programs(ctx) if p.name in names]
         if isinstance(component, Postgres):
             leader = component.leader(ctx)
             progs.sort(key=lambda n: leader is not None and n == leader.name)
-        ordered.extend(progs)
-    return ordered
+        if component.stop_together and progs:
+            batches.append(progs)
+        else:
+            batches.extend([name] for name in progs)
+    return batches
 
 
 def down(settings: Settings, purge: bool = False, progress: Progress = _no_progress) -> DownResult:
@@ -407,10 +458,10 @@ def down(settings: Settings, purge: bool = False, progress: Progress = _no_progr
         records += supervisor.process_records()
         secrets = load(layout.secrets_file)
         ctx = build_context(settings, secrets, resolve_quietly(settings), supervisor)
-        for name in _stop_order(ctx, supervisor.running_programs()):
-            progress("stopping", name)
-            supervisor.stop(name)
-            result.stopped.append(name)
+        for batch in _stop_order(ctx, supervisor.running_programs()):
+            progress("stopping", ", ".join(batch))
+            supervisor.stop_together(batch)
+            result.stopped.extend(batch)
         progress("stopping", "supervisord")
         supervisor.shutdown()
     result.leftovers_killed = _sweep(layout, records)

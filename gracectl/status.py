@@ -32,6 +32,8 @@ class Endpoints(BaseModel):
     redis_sentinels: list[str]
     redis_master_name: str
     haproxy_stats: str
+    #: Comma-separated bootstrap servers, when the event bus is Kafka.
+    kafka_bootstrap: str | None = None
     credentials: str = "run `gracectl env` for DSNs and passwords (secrets.json, mode 0600)"
 
 

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # supervisord states in which the program's process exists (STARTING: up < startsecs).
 ALIVE_STATES = ("STARTING", "RUNNING")
+# States of a program that was started and is no longer running (nobody stopped it).
+DEAD_STATES = ("EXITED", "FATAL", "BACKOFF")
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,29 @@ class Supervisor:
                 raise GracectlError(
                     f"supervisord could not stop {name}: {exc.faultString}"
                 ) from exc
+
+    def stop_together(self, names: list[str], timeout_s: float = 120) -> None:
+        """Ask every program in `names` to stop at once, then wait for all of them."""
+        if len(names) == 1:
+            self.stop(names[0])
+            return
+        for name in names:
+            try:
+                self._proxy().supervisor.stopProcess(name, False)
+            except xmlrpc.client.Fault as exc:
+                if "NOT_RUNNING" not in exc.faultString:
+                    raise GracectlError(
+                        f"supervisord could not stop {name}: {exc.faultString}"
+                    ) from exc
+
+        def all_stopped() -> bool:
+            info = self.program_info()
+            return not any(
+                info.get(n, {}).get("statename") in (*ALIVE_STATES, "STOPPING") for n in names
+            )
+
+        if not wait_until(all_stopped, timeout_s, interval_s=0.2):
+            log.warning("programs %s still stopping after %.0f s", ", ".join(names), timeout_s)
 
     def process_records(self) -> list[ProcessRecord]:
         records = []

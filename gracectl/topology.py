@@ -9,13 +9,14 @@ from __future__ import annotations
 import errno
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from gracectl.config import Settings
 from gracectl.errors import EnvironmentProblem
 
 HOST = "127.0.0.1"
-NodeKind = Literal["etcd", "postgres", "haproxy", "redis", "sentinel"]
+NodeKind = Literal["etcd", "postgres", "haproxy", "redis", "sentinel", "kafka"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ def plan(settings: Settings) -> Topology:
         nodes.append(Node(f"redis-{i}", "redis", {"redis": ports.take()}))
     for i in range(settings.redis.sentinels):
         nodes.append(Node(f"sentinel-{i}", "sentinel", {"sentinel": ports.take()}))
+    # Optional kinds come last so that enabling one never moves the ports of the others.
+    if settings.bus == "kafka":
+        for i in range(settings.kafka.brokers):
+            nodes.append(
+                Node(f"kafka-{i}", "kafka", {"kafka": ports.take(), "controller": ports.take()})
+            )
     return Topology(tuple(nodes))
 
 
@@ -88,6 +95,24 @@ def port_is_free(port: int, host: str = HOST) -> bool:
                 return False
             raise
     return True
+
+
+def ephemeral_port_range() -> tuple[int, int] | None:
+    """Linux's range for outgoing connections' local ports (None where unknown)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return None
+
+
+def ephemeral_overlap(topology: Topology) -> list[int]:
+    """Planned ports inside the ephemeral range: any outgoing connection (even the stack's
+    own) may take one of them before its server binds it."""
+    span = ephemeral_port_range()
+    if span is None:
+        return []
+    return [p for _, _, p in topology.all_ports() if span[0] <= p <= span[1]]
 
 
 def check_ports_free(

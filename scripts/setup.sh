@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine: system packages, the unprivileged service
-# user (when run as root), the project virtualenv with dev extras, and Patroni where the
-# service user can execute it.
+# user (when run as root), the project virtualenv with dev extras, Patroni where the
+# service user can execute it, and the Kafka jars (from Maven, once; later runs are offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   postgresql-15 postgresql-client-15 etcd-server etcd-client haproxy
   redis-server redis-sentinel python3-venv python3-dev wrk procps iproute2
+  openjdk-17-jre-headless maven
 )
 VENV=${GRACECTL_VENV:-.venv}
 PATRONI_VENV=${GRACECTL_PATRONI_VENV:-/opt/gracectl/patroni}
@@ -50,4 +51,27 @@ if [ "$(id -u)" = 0 ]; then
     chmod -R a+rX "$PATRONI_VENV"
   fi
 fi
+# Kafka has no tarball to fetch here: Maven copies the broker, tools and a log4j2 binding
+# from scripts/kafka/pom.xml into a directory the service user can read. Keep the default
+# directory in step with gracectl/components/kafka.py (default_libs_dir).
+KAFKA_POM=scripts/kafka/pom.xml
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")
+if [ "$(id -u)" = 0 ]; then
+  KAFKA_LIBS_DEFAULT=/opt/gracectl/kafka/$KAFKA_VERSION/libs
+else
+  KAFKA_LIBS_DEFAULT=${XDG_CACHE_HOME:-$HOME/.cache}/gracectl/kafka/$KAFKA_VERSION/libs
+fi
+KAFKA_LIBS=${GRACECTL_KAFKA__LIBS_DIR:-$KAFKA_LIBS_DEFAULT}
+if ! ls "$KAFKA_LIBS"/kafka_2.13-*.jar >/dev/null 2>&1; then
+  echo "setup: fetching Kafka $KAFKA_VERSION jars into $KAFKA_LIBS"
+  mkdir -p "$(dirname "$KAFKA_LIBS")"
+  staging=$(mktemp -d "$(dirname "$KAFKA_LIBS")/.libs.XXXXXX")
+  mvn -q -B -f "$KAFKA_POM" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$staging"
+  chmod -R a+rX "$staging"
+  rm -rf "$KAFKA_LIBS"
+  mv "$staging" "$KAFKA_LIBS"
+  chmod a+rx "$(dirname "$KAFKA_LIBS")"
+fi
+
 echo "setup: done ($("$VENV/bin/gracectl" --version))"

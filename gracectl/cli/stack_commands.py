@@ -43,6 +43,8 @@ def up(profile: ProfileOption = None) -> None:
     settings = load_settings(profile, fallback_profile=stack.recorded_profile(home))
     with Status("starting", console=err_console) as spinner:
         result = stack.up(settings, progress=_ProgressPrinter(spinner))
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
     if result.already_running:
         err_console.print(f"stack at {settings.home_path} is already up; nothing to do")
     else:

@@ -33,6 +33,8 @@ class Component(ABC):
     tier: int
     #: What the progress display says while waiting.
     waiting_for: str
+    #: `down` stops all nodes of this kind at once (a quorum's last member may hang alone).
+    stop_together: bool = False
 
     def nodes(self, ctx: StackContext) -> list[Node]:
         return [n for n in ctx.topology.nodes if n.kind == self.kind]
