@@ -7,11 +7,21 @@ system under test, and the verdict layer marks them inconclusive.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from gracectl.checks.windows import FaultUnion
-from gracectl.history import Operation
+from gracectl.checks.windows import FaultUnion, TimedOperation
+
+
+class ScheduledOperation(TimedOperation, Protocol):
+    """What generator health needs of an operation: an `Operation` or an `EventOp`."""
+
+    @property
+    def start(self) -> float: ...
+
+    @property
+    def late(self) -> bool: ...
 
 
 class GeneratorHealth(BaseModel):
@@ -38,7 +48,7 @@ def _rate(count: int, first: float, last: float) -> float | None:
     return (count - 1) / (last - first)
 
 
-def generator_health(operations: Iterable[Operation]) -> GeneratorHealth:
+def generator_health(operations: Iterable[ScheduledOperation]) -> GeneratorHealth:
     """Offered rate from planned send times, achieved rate from actual send times.
 
     Both count every operation (reads and writes, any outcome): the generator's job is to
@@ -64,7 +74,7 @@ def generator_health(operations: Iterable[Operation]) -> GeneratorHealth:
 
 
 def generator_health_outside_faults(
-    operations: Iterable[Operation], faults: FaultUnion
+    operations: Iterable[ScheduledOperation], faults: FaultUnion
 ) -> GeneratorHealth:
     """Generator health judged where the system was meant to be healthy.
 

@@ -8,6 +8,7 @@ the file again and no operation is held in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -116,7 +117,12 @@ class HistoryMetrics(BaseModel):
         return values
 
 
-def reopenable(history: HistorySource) -> Callable[[], Iterable[Operation]]:
+Record = TypeVar("Record")
+
+
+def reopenable(
+    history: Iterable[Record] | Callable[[], Iterable[Record]],
+) -> Callable[[], Iterable[Record]]:
     """A function giving a fresh pass over the history each call."""
     if callable(history):
         return history

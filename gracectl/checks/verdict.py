@@ -4,6 +4,10 @@ A finding is `inconclusive` when the number behind it cannot be trusted or does 
 unmeasured (no fault, no acknowledged write after it, no samples), too few operations to
 judge, or a load generator that fell behind (its lateness inflates latency and hides outage).
 Safety findings (lost, unexpected, duplicate writes) never depend on the generator's timing.
+
+Database runs are judged on `HistoryMetrics` (names in `METRIC_NAMES`), event-bus runs on
+`EventMetrics` (names in `EVENT_METRIC_NAMES`); an invariant may name either set, and one on
+a metric the run did not measure is inconclusive.
 """
 
 from __future__ import annotations
@@ -11,12 +15,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from gracectl.checks.event_metrics import EVENT_LABEL_NAMES, EVENT_METRIC_NAMES, EventMetrics
+from gracectl.checks.event_verdict import event_inconclusive_reason
 from gracectl.checks.metrics import METRIC_NAMES, HistoryMetrics, MetricValue
+from gracectl.checks.policy import CheckPolicy as CheckPolicy  # re-exported: lived here
+from gracectl.checks.policy import late_reason
 from gracectl.checks.windows import PHASES
 
 Status = Literal["pass", "fail", "inconclusive"]
+RunMetrics = HistoryMetrics | EventMetrics
+
+# Every name an invariant may use, write-history names first (no repeats).
+KNOWN_METRIC_NAMES: tuple[str, ...] = tuple(dict.fromkeys((*METRIC_NAMES, *EVENT_METRIC_NAMES)))
 
 LOST_WRITE_METRICS = frozenset({"lost_acked_writes", "lost_acked_writes_on_replicas"})
 # metric -> the sample-count metric that must reach `CheckPolicy.min_ops_in_window`
@@ -50,8 +62,14 @@ class Invariant(BaseModel):
 
     @model_validator(mode="after")
     def _known_metric_with_a_bound(self) -> Invariant:
-        if self.name not in METRIC_NAMES:
-            raise ValueError(f"unknown metric {self.name!r}; known: {', '.join(METRIC_NAMES)}")
+        if self.name not in KNOWN_METRIC_NAMES:
+            raise ValueError(
+                f"unknown metric {self.name!r}; known: {', '.join(KNOWN_METRIC_NAMES)}"
+            )
+        if self.name in EVENT_LABEL_NAMES:
+            raise ValueError(
+                f"{self.name!r} is a hash, not a number: judge 'projection_matches' instead"
+            )
         if self.max is None and self.min is None:
             raise ValueError(f"invariant on {self.name!r} needs max or min")
         return self
@@ -71,15 +89,22 @@ SAFETY_INVARIANTS: tuple[Invariant, ...] = tuple(
         "failed_writes_present",
     )
 )
-
-
-class CheckPolicy(BaseModel):
-    """When a measured number is too thin to judge on."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    min_ops_in_window: int = Field(default=10, ge=0)
-    max_late_fraction: float = Field(default=0.05, ge=0, le=1)
+EVENT_SAFETY_INVARIANTS: tuple[Invariant, ...] = tuple(
+    Invariant(name=name, max=0)
+    for name in (
+        "lost_acked_events",
+        "unexpected_events",
+        "duplicate_events",
+        "out_of_order_events",
+    )
+)
+# At-least-once after a consumer dies: nothing left behind (duplicate deliveries are counted
+# in the metrics but allowed).
+CONSUMER_FAILOVER_INVARIANTS: tuple[Invariant, ...] = (Invariant(name="unconsumed_events", max=0),)
+REPLAY_INVARIANTS: tuple[Invariant, ...] = (
+    Invariant(name="replay_matches", min=1),
+    Invariant(name="projection_matches", min=1),
+)
 
 
 class Finding(BaseModel):
@@ -93,9 +118,14 @@ class Finding(BaseModel):
 
 
 def _inconclusive_reason(
-    name: str, values: dict[str, MetricValue], metrics: HistoryMetrics, policy: CheckPolicy
+    name: str, values: dict[str, MetricValue], metrics: RunMetrics, policy: CheckPolicy
 ) -> str | None:
     """Why the metric `name` cannot be judged, or None when it can."""
+    if name not in values:
+        kind = "an event-bus" if isinstance(metrics, EventMetrics) else "a database"
+        return f"{name} is not measured in {kind} run"
+    if isinstance(metrics, EventMetrics):
+        return event_inconclusive_reason(name, values, metrics, policy)
     timing_dependent = name in AVAILABILITY_SAMPLES or name in LATENCY_SAMPLES
     if name in AVAILABILITY_SAMPLES and not metrics.faults.intervals:
         return "no fault window in the history"
@@ -105,16 +135,9 @@ def _inconclusive_reason(
         return "no acknowledged write at all: nothing that could be lost"
     if name == "lost_acked_writes_on_replicas" and not metrics.write_set.replicas_read:
         return "no replica in the final read"
-    late_fraction = metrics.generator.late_fraction
-    if (
-        timing_dependent
-        and late_fraction is not None
-        and (late_fraction > policy.max_late_fraction)
-    ):
-        return (
-            "load generator could not keep the offered rate "
-            f"({late_fraction:.1%} late > {policy.max_late_fraction:.1%})"
-        )
+    late = late_reason(metrics.generator.late_fraction, policy)
+    if timing_dependent and late is not None:
+        return late
     sample_metric = AVAILABILITY_SAMPLES.get(name) or LATENCY_SAMPLES.get(name)
     if sample_metric is not None:
         samples = values[sample_metric]
@@ -152,16 +175,22 @@ def judge(invariant: Invariant, value: float) -> Finding:
 
 
 def evaluate(
-    metrics: HistoryMetrics,
-    invariants: Iterable[Invariant] = SAFETY_INVARIANTS,
+    metrics: RunMetrics,
+    invariants: Iterable[Invariant] | None = None,
     policy: CheckPolicy | None = None,
 ) -> list[Finding]:
-    """One finding per invariant, in the given order."""
+    """One finding per invariant, in the given order (default: the safety invariants of the
+    kind of run, `SAFETY_INVARIANTS` or `EVENT_SAFETY_INVARIANTS`)."""
     policy = policy or CheckPolicy()
-    values = metrics.as_dict()
+    if isinstance(metrics, EventMetrics):
+        values = metrics.numbers()
+        default = EVENT_SAFETY_INVARIANTS
+    else:
+        values = metrics.as_dict()
+        default = SAFETY_INVARIANTS
     findings: list[Finding] = []
-    for invariant in invariants:
-        value = values[invariant.name]
+    for invariant in default if invariants is None else invariants:
+        value = values.get(invariant.name)
         reason = _inconclusive_reason(invariant.name, values, metrics, policy)
         if reason is not None or value is None:
             findings.append(

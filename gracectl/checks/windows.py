@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from gracectl.history import FaultWindow, Operation
+from gracectl.history import FaultWindow
 
 Phase = Literal["before", "during", "after"]
 PHASES: tuple[Phase, ...] = ("before", "during", "after")
+
+
+class TimedOperation(Protocol):
+    """What phases need of an operation: an `Operation` or an `EventOp`."""
+
+    @property
+    def intended(self) -> float: ...
+
+    @property
+    def end(self) -> float: ...
 
 
 class Interval(BaseModel):
@@ -49,7 +59,7 @@ class FaultUnion(BaseModel):
                 return interval
         return None
 
-    def phase_of(self, operation: Operation) -> Phase:
+    def phase_of(self, operation: TimedOperation) -> Phase:
         """Phase of an operation by its life from planned send to completion.
 
         `during`: [intended, end] touches any window, so an operation planned before a fault

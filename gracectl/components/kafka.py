@@ -27,8 +27,9 @@ KAFKA_VERSION = "4.1.1"
 BROKER_MAIN = "kafka.Kafka"
 STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
 FORMAT_TIMEOUT_S = 120.0
-#: A broker's controlled shutdown needs a controller quorum, so the last node `down` stops
-#: waits for one until Kafka's own 5-minute limit: supervisord kills it after this instead.
+#: A broker's controlled shutdown needs a controller quorum, so `down` stops every node at
+#: once (stop_together); one still up after this is killed by supervisord instead of
+#: waiting out Kafka's own 5-minute limit.
 STOP_WAIT_S = 30
 
 LOG4J2_PROPERTIES = """\
