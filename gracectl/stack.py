@@ -1,24 +1,18 @@
-"""The local stack's lifecycle: `up`, `status`, `down`, on top of supervisord.
+"""The local stack's lifecycle on top of supervisord: `up`, `status`, waiting for health.
 
 `up` starts one tier at a time and waits until each is really ready (quorum, leader,
-streaming replicas, proxy routing, Sentinel agreement); `down` stops everything it started,
-proving each process's identity before signalling it, and keeps the data unless purged.
+streaming replicas, proxy routing, Sentinel agreement). `down` lives in `teardown`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import psutil
 from pydantic import ValidationError
 
 from gracectl.components.base import Component, StackContext
@@ -33,10 +27,14 @@ from gracectl.errors import (
 )
 from gracectl.faults.ledger import heal_pending
 from gracectl.layout import Layout
-from gracectl.processes import ProcessRecord, live_process, processes_mentioning, terminate
 from gracectl.registry import components
 from gracectl.secrets_store import Secrets, load, load_or_create
 from gracectl.service_user import ServiceUser, resolve
+from gracectl.state_file import read_state, write_state
+
+# Part of this module's API, kept where callers already look for them.
+from gracectl.state_file import recorded_profile as recorded_profile
+from gracectl.state_file import settings_of_running_stack as settings_of_running_stack
 from gracectl.status import ComponentStatus, Endpoints, StackStatus
 from gracectl.supervisor import ALIVE_STATES, DEAD_STATES, Supervisor, render_config
 from gracectl.topology import (
@@ -56,7 +54,7 @@ NUDGE_EVERY_S = 3.0
 Progress = Callable[[str, str | None], None]
 
 
-def _no_progress(step: str, detail: str | None) -> None:
+def no_progress(step: str, detail: str | None) -> None:
     pass
 
 
@@ -66,70 +64,6 @@ class UpResult:
     started: list[str] = field(default_factory=list)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class DownResult:
-    stopped: list[str] = field(default_factory=list)
-    leftovers_killed: list[int] = field(default_factory=list)
-    purged: bool = False
-
-
-# -- state file --------------------------------------------------------------------------
-def _read_state(layout: Layout) -> dict[str, Any] | None:
-    try:
-        state = json.loads(layout.state_file.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise EnvironmentProblem(
-            f"{layout.state_file}: unreadable state file ({exc})",
-            hint="`gracectl down --purge` starts from scratch",
-        ) from exc
-    return state if isinstance(state, dict) else None
-
-
-def _write_state(layout: Layout, settings: Settings, records: list[ProcessRecord]) -> None:
-    state = {
-        "settings": settings.model_dump(mode="json"),
-        "processes": [r.model_dump(mode="json") for r in records],
-        "updated_at": time.time(),
-    }
-    tmp = layout.state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    tmp.replace(layout.state_file)
-
-
-def settings_of_running_stack(settings: Settings) -> Settings:
-    """The settings the stack under `settings.home` was brought up with (ports, profile)."""
-    state = _read_state(Layout(settings.home_path))
-    if state is None:
-        return settings
-    try:
-        return Settings.model_validate(state["settings"])
-    except (KeyError, ValidationError) as exc:
-        raise EnvironmentProblem(
-            f"{Layout(settings.home_path).state_file}: invalid state",
-            hint="`gracectl down --purge` starts from scratch",
-        ) from exc
-
-
-def recorded_profile(home: Path) -> str | None:
-    """The profile of the stack whose state lives in `home`, if any."""
-    state = _read_state(Layout(home)) or {}
-    profile = state.get("settings", {}).get("profile")
-    return profile if isinstance(profile, str) else None
-
-
-def _recorded_processes(layout: Layout) -> list[ProcessRecord]:
-    state = _read_state(layout) or {}
-    records = []
-    for raw in state.get("processes", []):
-        try:
-            records.append(ProcessRecord.model_validate(raw))
-        except ValidationError:
-            continue
-    return records
 
 
 # -- context -----------------------------------------------------------------------------
@@ -174,7 +108,7 @@ def _check_reachable(ctx: StackContext) -> None:
 
 
 def _check_same_topology(settings: Settings, layout: Layout, running: bool) -> None:
-    state = _read_state(layout)
+    state = read_state(layout)
     if state is None:
         return
     try:
@@ -192,7 +126,7 @@ def _check_same_topology(settings: Settings, layout: Layout, running: bool) -> N
 
 
 # -- up ----------------------------------------------------------------------------------
-def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
+def up(settings: Settings, progress: Progress = no_progress) -> UpResult:
     started_at = time.monotonic()
     layout = Layout(settings.home_path)
     supervisor = Supervisor(layout)
@@ -219,7 +153,7 @@ def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
         for component in kinds:
             component.after_ready(ctx)
             _wait_ready(component, ctx, settings.startup_timeout_s, progress)
-        _write_state(layout, settings, supervisor.process_records())
+        write_state(layout, settings, supervisor.process_records())
         return UpResult(already_running=True, seconds=time.monotonic() - started_at)
 
     check_ports_free(ctx.topology, skip_nodes=running)
@@ -231,7 +165,7 @@ def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
         progress("supervisord", "starting")
         supervisor.start_daemon()
         progress("supervisord", None)
-    _write_state(layout, settings, supervisor.process_records())
+    write_state(layout, settings, supervisor.process_records())
 
     for component in kinds:
         names = [p.name for p in component.programs(ctx)]
@@ -239,13 +173,13 @@ def up(settings: Settings, progress: Progress = _no_progress) -> UpResult:
             if name not in running:
                 _start_program(supervisor, layout, name)
         ctx = build_context(settings, secrets, user, supervisor)
-        _write_state(layout, settings, supervisor.process_records())
+        write_state(layout, settings, supervisor.process_records())
         _wait_ready(component, ctx, settings.startup_timeout_s, progress, supervisor)
         component.after_ready(ctx)
         _wait_ready(component, ctx, settings.startup_timeout_s, progress, supervisor)
         progress(component.waiting_for, None)
 
-    _write_state(layout, settings, supervisor.process_records())
+    write_state(layout, settings, supervisor.process_records())
     return UpResult(
         already_running=False,
         started=missing,
@@ -330,7 +264,7 @@ def _fail_if_dead(supervisor: Supervisor, layout: Layout, names: set[str]) -> No
             )
 
 
-def wait_healthy(settings: Settings, timeout_s: float, progress: Progress = _no_progress) -> None:
+def wait_healthy(settings: Settings, timeout_s: float, progress: Progress = no_progress) -> None:
     """Wait until every component is ready again (after a fault), or raise ComponentTimeout."""
     layout = Layout(settings.home_path)
     supervisor = Supervisor(layout)
@@ -350,7 +284,7 @@ def set_replication_mode(settings: Settings, mode: str, timeout_s: float) -> Set
     ctx = build_context(changed, load(layout.secrets_file), resolve_quietly(changed), supervisor)
     postgres = Postgres()
     postgres.after_ready(ctx)
-    _wait_ready(postgres, ctx, timeout_s, _no_progress)
+    _wait_ready(postgres, ctx, timeout_s, no_progress)
     return changed
 
 
@@ -425,89 +359,3 @@ def connection_env(settings: Settings) -> dict[str, str]:
         "GRACE_REDIS_PASSWORD": secrets.redis,
         **kafka,
     }
-
-
-# -- down --------------------------------------------------------------------------------
-def _stop_order(ctx: StackContext, names: set[str]) -> list[list[str]]:
-    """Batches to stop, in reverse start order; one node at a time, except kinds that must
-    stop together (a quorum that cannot shut its last member down cleanly alone), and
-    PostgreSQL replicas before the leader to avoid a needless failover."""
-    batches: list[list[str]] = []
-    for component in reversed(components()):
-        progs = [p.name for p in component.programs(ctx) if p.name in names]
-        if isinstance(component, Postgres):
-            leader = component.leader(ctx)
-            progs.sort(key=lambda n: leader is not None and n == leader.name)
-        if component.stop_together and progs:
-            batches.append(progs)
-        else:
-            batches.extend([name] for name in progs)
-    return batches
-
-
-def down(settings: Settings, purge: bool = False, progress: Progress = _no_progress) -> DownResult:
-    settings = settings_of_running_stack(settings)
-    layout = Layout(settings.home_path)
-    result = DownResult()
-    if not layout.home.exists():
-        return result
-    heal_pending(layout, restart_killed=False)
-    supervisor = Supervisor(layout)
-    records = _recorded_processes(layout)
-    if supervisor.is_running():
-        records += supervisor.process_records()
-        secrets = load(layout.secrets_file)
-        ctx = build_context(settings, secrets, resolve_quietly(settings), supervisor)
-        for batch in _stop_order(ctx, supervisor.running_programs()):
-            progress("stopping", ", ".join(batch))
-            supervisor.stop_together(batch)
-            result.stopped.extend(batch)
-        progress("stopping", "supervisord")
-        supervisor.shutdown()
-    result.leftovers_killed = _sweep(layout, records)
-    progress("stopping", None)
-    if purge:
-        shutil.rmtree(layout.home)
-        layout.supervisor_socket.unlink(missing_ok=True)
-        result.purged = True
-    elif layout.state_file.exists():
-        _write_state(layout, settings, [])
-    return result
-
-
-def _ourselves() -> set[int]:
-    pids = {os.getpid()}
-    with contextlib.suppress(psutil.Error):
-        pids.update(p.pid for p in psutil.Process().parents())
-    return pids
-
-
-def _sweep(layout: Layout, records: list[ProcessRecord]) -> list[int]:
-    """Stop anything of this stack still alive: recorded PIDs (identity checked) and
-    processes whose command line names this state directory (a postmaster orphaned by a
-    killed Patroni, for instance)."""
-    exclude = _ourselves()
-    leftovers: dict[int, psutil.Process] = {}
-    for rec in records:
-        proc = live_process(rec)
-        if proc is not None and proc.pid not in exclude:
-            leftovers[proc.pid] = proc
-    for proc in processes_mentioning(str(layout.home) + "/"):
-        if proc.pid not in exclude:
-            leftovers[proc.pid] = proc
-    if not leftovers:
-        return []
-    log.warning("stopping %d leftover process(es): %s", len(leftovers), sorted(leftovers))
-    return terminate(leftovers.values())
-
-
-def stack_processes(home: Path) -> list[psutil.Process]:
-    """Processes of the stack under `home` still alive (for tests and `down` verification)."""
-    layout = Layout(home)
-    found = {p.pid: p for p in processes_mentioning(str(layout.home) + "/")}
-    for rec in _recorded_processes(layout):
-        proc = live_process(rec)
-        if proc is not None:
-            found[proc.pid] = proc
-    found.pop(os.getpid(), None)
-    return list(found.values())

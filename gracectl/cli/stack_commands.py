@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.status import Status
 
-from gracectl import stack
+from gracectl import stack, teardown
 from gracectl.cli.render import console, endpoints_table, err_console, status_table
 from gracectl.config import load_settings
 
@@ -60,10 +60,10 @@ def down(
     """Stop every process of the stack (PID and start time verified). Data kept unless --purge."""
     settings = load_settings()
     with Status("stopping", console=err_console) as spinner:
-        result = stack.down(
+        result = teardown.down(
             settings, purge=purge, progress=lambda s, d: spinner.update(f"{s} {d or ''}")
         )
-    left = stack.stack_processes(settings.home_path)
+    left = teardown.stack_processes(settings.home_path)
     err_console.print(
         f"stopped {len(result.stopped)} program(s)"
         + (

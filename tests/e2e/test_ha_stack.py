@@ -8,7 +8,7 @@ import json
 import psycopg
 import pytest
 
-from gracectl.stack import stack_processes
+from gracectl.teardown import stack_processes
 from tests.conftest import Sandbox
 
 pytestmark = pytest.mark.e2e

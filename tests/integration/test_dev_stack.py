@@ -13,7 +13,7 @@ import redis
 from psycopg.conninfo import make_conninfo
 from redis.sentinel import Sentinel
 
-from gracectl.stack import stack_processes
+from gracectl.teardown import stack_processes
 from gracectl.waiting import wait_until
 from tests.conftest import Sandbox
 

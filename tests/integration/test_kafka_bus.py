@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from gracectl.config import load_settings
-from gracectl.stack import stack_processes
+from gracectl.teardown import stack_processes
 from gracectl.topology import plan, port_is_free
 from gracectl.waiting import wait_until
 from tests.conftest import CliResult, Sandbox
