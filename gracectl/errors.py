@@ -46,3 +46,9 @@ class ComponentTimeout(GracectlError):
     def __init__(self, component: str, what: str, hint: str = "", details: str = "") -> None:
         super().__init__(f"{component}: {what}", hint, details)
         self.component = component
+
+
+class BusError(GracectlError):
+    """The event bus (Kafka or Redis Streams) could not be reached or refused a request."""
+
+    exit_code = EXIT_COULD_NOT_RUN

@@ -169,6 +169,8 @@ def up(settings: Settings, progress: Progress = no_progress) -> UpResult:
 
     for component in kinds:
         names = [p.name for p in component.programs(ctx)]
+        if not names:
+            continue  # a kind this configuration does not run (Kafka with Redis Streams)
         for name in names:
             if name not in running:
                 _start_program(supervisor, layout, name)
@@ -357,5 +359,6 @@ def connection_env(settings: Settings) -> dict[str, str]:
         "GRACE_REDIS_SENTINELS": ",".join(ep.redis_sentinels),
         "GRACE_REDIS_MASTER_NAME": ep.redis_master_name,
         "GRACE_REDIS_PASSWORD": secrets.redis,
+        "GRACE_BUS": settings.bus,
         **kafka,
     }

@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from gracectl import __version__
-from gracectl.cli import chaos_commands, config_commands, scenario_commands, stack_commands
+from gracectl.cli import (
+    chaos_commands,
+    config_commands,
+    replay_commands,
+    scenario_commands,
+    stack_commands,
+)
 from gracectl.cli.render import err_console
 from gracectl.errors import GracectlError
 
@@ -28,6 +34,7 @@ app.command(epilog=EPILOG)(stack_commands.down)
 app.command(epilog=EPILOG)(stack_commands.status)
 app.command(epilog=EPILOG)(stack_commands.env)
 app.command(epilog=chaos_commands.EXIT_HELP)(chaos_commands.report)
+app.command(epilog=replay_commands.EXIT_HELP)(replay_commands.replay)
 app.add_typer(config_commands.app, name="config")
 app.add_typer(scenario_commands.app, name="scenario")
 app.add_typer(chaos_commands.app, name="chaos")
