@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from gracectl.bus import open_bus
+from gracectl.checks.event_metrics import event_metrics
 from gracectl.checks.metrics import history_metrics
+from gracectl.checks.replay import compare_projections, projection, replay_matches
 from gracectl.checks.verdict import SAFETY_INVARIANTS, verdict
 from gracectl.checks.verdict import evaluate as judge_all
-from gracectl.history import FaultWindow, FinalRead, LagSample, Operation, read_history
+from gracectl.event_workload import stored_event_read
+from gracectl.history import (
+    EventOp,
+    EventRead,
+    FaultWindow,
+    FinalRead,
+    LagSample,
+    Operation,
+    read_event_history,
+    read_history,
+)
 from gracectl.journal import FindingRecord, Journal
 from gracectl.scenario import Scenario
 
@@ -49,6 +62,59 @@ def evaluate(
         for f in findings
     ]
     journal.lost_acked_ids = sorted(metrics.write_set.lost_acked_ids)[:1000]
+    journal.verdict = verdict(findings)
+    failing = [f.reason for f in findings if f.status == journal.verdict and f.reason]
+    if journal.verdict != "pass" and failing and not journal.reason:
+        journal.reason = "; ".join(failing[:3])
+
+
+def event_ops(history: Path) -> Iterable[EventOp]:
+    return itertools.chain.from_iterable(read_event_history(p) for p in history_files(history))
+
+
+def evaluate_events(
+    journal: Journal,
+    scenario: Scenario,
+    history: Path,
+    windows: list[FaultWindow],
+    final: EventRead,
+    env: Mapping[str, str],
+    topic: str,
+    replay_from_ms: int | None,
+) -> None:
+    """Event checks into the journal: lost / duplicate / out-of-order events, recovery,
+    consumption by the group, and (when the scenario replays) replay equality and the
+    projection rebuilt from a full replay against the one the consumers kept live."""
+    load = scenario.events
+    assert load is not None
+    consumes = None
+    if load.consumers:
+        def consumes() -> Iterable[EventOp]:
+            return (op for op in event_ops(history) if op.op == "consume")
+    replay = projections = None
+    if replay_from_ms is not None:
+        with open_bus(env, topic=topic) as bus:
+            replayed = stored_event_read(bus.replay(replay_from_ms))
+            full = stored_event_read(bus.replay(0))
+        produces = (op for op in event_ops(history) if op.op == "produce")
+        replay = replay_matches(produces, replayed, replay_from_ms)
+        journal.metrics["replay_from_ms"] = replay_from_ms
+        if consumes is not None:
+            live = projection(consumes(), distinct=True)
+            projections = compare_projections(live, projection(full.events(), distinct=True))
+    metrics = event_metrics(
+        lambda: (op for op in event_ops(history) if op.op == "produce"),
+        final, windows, consumes=consumes, replay=replay, projections=projections,
+    )
+    findings = judge_all(metrics, scenario.invariants or None)
+    journal.fault_windows = [w.model_dump(mode="json") for w in windows]
+    journal.metrics.update(metrics.as_dict())
+    journal.findings = [
+        FindingRecord(name=f.name, value=f.value, threshold=f.threshold.describe(),
+                      status=f.status, reason=f.reason)
+        for f in findings
+    ]
+    journal.lost_acked_ids = []
     journal.verdict = verdict(findings)
     failing = [f.reason for f in findings if f.status == journal.verdict and f.reason]
     if journal.verdict != "pass" and failing and not journal.reason:

@@ -52,11 +52,12 @@ class Journal(BaseModel):
     end: float | None = None
     profile: str
     replication_mode: str
+    bus: str = ""
     steady_states: dict[str, SteadyState] = {}
     actions: list[ActionRecord] = []
     rollbacks: list[ActionRecord] = []
     fault_windows: list[dict[str, Any]] = []
-    metrics: dict[str, float | int | None] = {}
+    metrics: dict[str, float | int | str | bool | None] = {}
     findings: list[FindingRecord] = []
     # The acknowledged ids the final read did not find (first 1000): the evidence of a loss.
     lost_acked_ids: list[int] = []
@@ -76,7 +77,11 @@ class Journal(BaseModel):
             "status": self.status,
             "verdict": self.verdict,
             "reason": self.reason,
-            "metrics": {**self.metrics, "replication_mode": self.replication_mode},
+            "metrics": {
+                **self.metrics,
+                "replication_mode": self.replication_mode,
+                **({"bus": self.bus} if self.scenario.get("events") else {}),
+            },
             "findings": [f.model_dump() for f in self.findings],
             "lost_acked_ids": self.lost_acked_ids,
             "history_path": self.history_path,

@@ -38,19 +38,18 @@ def record(name: str, pid: int) -> ProcessRecord | None:
 
 
 def live_process(rec: ProcessRecord) -> psutil.Process | None:
-    """The live process behind `rec`, or None if it is gone or the PID was recycled."""
+    """The live process behind `rec`, or None if it is gone or the PID was recycled.
+
+    Identity is the PID plus the start time (kernel clock ticks since boot, so a recycled PID
+    cannot match). Never the command line: PostgreSQL backends and Redis rewrite their
+    titles all the time ("idle", "streaming 0/78DF1E0"), and a process whose title moved on
+    is still the one that must be resumed or reaped."""
     try:
         proc = psutil.Process(rec.pid)
         if abs(proc.create_time() - rec.create_time) > 0.05:
             return None
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
-        # Redis and PostgreSQL rewrite their titles; the start time already pins identity,
-        # the command line guards against clock adjustments.
-        if rec.cmdline and tuple(proc.cmdline())[:1] != rec.cmdline[:1]:
-            title = " ".join(proc.cmdline())
-            if rec.cmdline[0].rsplit("/", 1)[-1] not in title:
-                return None
         return proc
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None

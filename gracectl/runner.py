@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,22 +20,18 @@ from types import FrameType
 import psycopg
 
 from gracectl import stack
-from gracectl.components.postgres import Postgres
 from gracectl.config import Settings
 from gracectl.errors import GracectlError
-from gracectl.evaluate import evaluate
 from gracectl.faults.actions import FaultContext, inject
 from gracectl.faults.ledger import AppliedFault, Ledger, heal, heal_pending
-from gracectl.final_read import final_read
-from gracectl.history import FaultWindow, LagSample
+from gracectl.history import FaultWindow
 from gracectl.journal import ActionRecord, Journal, SteadyState
 from gracectl.layout import Layout
+from gracectl.loads import PostgresLoad, RunLoad, start_load
 from gracectl.processes import ProcessRecord, record
 from gracectl.scenario import FaultStep, Scenario
-from gracectl.secrets_store import load as load_secrets
 from gracectl.status import StackStatus
 from gracectl.supervisor import Supervisor
-from gracectl.workload import WorkloadSpec, start_workload
 
 log = logging.getLogger(__name__)
 Notify = Callable[[str], None]
@@ -57,38 +52,6 @@ def _signals_interrupt() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-class LagSampler(threading.Thread):
-    """Polls Patroni's cluster view for replica lag while the run goes on."""
-
-    def __init__(self, settings: Settings, interval_s: float = 0.5) -> None:
-        super().__init__(name="lag-sampler", daemon=True)
-        self.settings = settings
-        self.interval_s = interval_s
-        self.samples: list[LagSample] = []
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        layout = Layout(self.settings.home_path)
-        ctx = stack.build_context(
-            self.settings,
-            load_secrets(layout.secrets_file),
-            stack.resolve_quietly(self.settings),
-            Supervisor(layout),
-        )
-        postgres = Postgres()
-        while not self._stop_event.wait(self.interval_s):
-            view = postgres.cluster(ctx) or {"members": []}
-            now = time.time()
-            for member in view["members"]:
-                lag = member.get("lag")
-                if member.get("role") != "leader" and isinstance(lag, int):
-                    self.samples.append(LagSample(at=now, node=member["name"], lag_bytes=lag))
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join(timeout=5)
 
 
 @dataclass
@@ -158,6 +121,7 @@ def run_scenario(settings: Settings, scenario: Scenario, notify: Notify = log.in
         scenario=scenario.model_dump(mode="json"),
         start=time.time(),
         profile=settings.profile,
+        bus=settings.bus,
         replication_mode=scenario.replication_mode or settings.postgres.replication_mode,
         history_path=str(run_dir / "history"),
     )
@@ -206,6 +170,13 @@ def _execute(run: _Run, status: StackStatus) -> None:
             note=f"PostgreSQL replication set to {scenario.replication_mode} for this run",
         )
 
+    if scenario.bus and scenario.bus != run.settings.bus:
+        run.journal.status = "aborted"
+        run.journal.reason = (
+            f"scenario needs the {scenario.bus} bus; this stack runs {run.settings.bus} "
+            f"(bring it up with GRACECTL_BUS={scenario.bus})"
+        )
+        return
     started = time.time()
     before = steady_state(run.settings, scenario)
     run.journal.steady_states["before"] = before
@@ -221,49 +192,32 @@ def _execute(run: _Run, status: StackStatus) -> None:
         run.journal.reason = f"steady state not met before the fault: {before.detail}"
         return
 
-    spec = WorkloadSpec(**scenario.load.model_dump())
-    sampler = LagSampler(run.settings)
-    sampler.start()
-    workload = start_workload(spec, run.run_dir, stack.connection_env(run.settings))
+    load = start_load(run.run_dir, scenario, run.settings)
     t0 = time.time()
-    _action(
-        run,
-        "load.start",
-        t0,
-        note=(
-            f"load started: {spec.writers} writers at {spec.write_rate:g}/s, "
-            f"{spec.readers} readers at {spec.read_rate:g}/s for {spec.duration_s:g} s"
-        ),
-    )
+    _action(run, "load.start", t0, note=f"load started: {load.description}")
     try:
-        _drive_faults(run, t0, workload.records())
-        result = workload.wait(timeout_s=scenario.load.duration_s + 60)
+        _drive_faults(run, t0, load)
+        load.wait(timeout_s=scenario.duration_s + 60)
     finally:
-        workload.stop()
-        sampler.stop()
-        run.journal.history_path = str(workload.history_dir)
-        run.journal.locust_stats_path = str(workload.stats_path)
+        load.stop()
+        run.journal.history_path = str(load.history_dir)
+        if isinstance(load, PostgresLoad):
+            run.journal.locust_stats_path = str(load.stats_path)
     _heal_all(run)
     started = time.time()
     stack.wait_healthy(run.settings, scenario.rollback.heal_timeout_s)
     _action(run, "rollback.healthy", started, note="cluster healthy again, every member running")
     started = time.time()
-    final = final_read(run.settings, run_number=result.run_number)
-    _action(
-        run,
-        "final_read",
-        started,
-        note=f"final read: {len(final.leader_ids)} ids on leader {final.leader}",
-    )
-    evaluate(run.journal, scenario, workload.history_dir, run.windows, final, sampler.samples)
+    note = load.conclude(run.journal, scenario, run.windows)
+    _action(run, "final_read", started, note=note)
 
 
-def _drive_faults(run: _Run, t0: float, workload: tuple[ProcessRecord, ...]) -> None:
+def _drive_faults(run: _Run, t0: float, load: RunLoad) -> None:
     """Fire each fault at its time; heal timed faults when their duration is up."""
     layout = Layout(run.settings.home_path)
     pending = sorted(run.scenario.faults, key=lambda f: f.at_s)
     timed: list[tuple[float, AppliedFault, int]] = []
-    deadline = t0 + run.scenario.load.duration_s
+    deadline = t0 + run.scenario.duration_s
     while (pending or timed) and time.time() < deadline + 5:
         now = time.time() - t0
         if pending and now >= pending[0].at_s:
@@ -274,7 +228,9 @@ def _drive_faults(run: _Run, t0: float, workload: tuple[ProcessRecord, ...]) -> 
                 Supervisor(layout),
                 stack.status(run.settings),
                 owner=run.owner,
-                workload=workload,
+                workload=load.records(),
+                topic=load.topic,
+                consumer_pids=load.consumer_pids(),
             )
             started = time.time()
             applied = inject(ctx, step.fault, step.target)

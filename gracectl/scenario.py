@@ -24,9 +24,14 @@ FaultName = Literal[
     "node.kill",
     "node.pause",
     "node.restart",
+    "kafka.kill_partition_leader",
+    "bus.restart_all",
+    "events.kill_consumer",
 ]
 # Faults that need an explicit target (a node name or a role selector such as postgres:leader).
 TARGETED_FAULTS = {"node.kill", "node.pause", "node.restart"}
+# Faults that only make sense with an event load.
+EVENT_FAULTS = {"kafka.kill_partition_leader", "events.kill_consumer"}
 # Faults that last `duration_s` and then heal themselves within the run.
 TIMED_FAULTS = {"node.pause", "postgres.pause_replication"}
 SteadyProbe = Literal["all_members_running", "postgres_writable", "replicas_streaming"]
@@ -72,6 +77,26 @@ class Rollback(_Strict):
     heal_timeout_s: float = Field(180.0, gt=0, le=1800)
 
 
+class EventLoad(_Strict):
+    """Sequence-numbered events produced (open model) and optionally consumed in a group."""
+
+    producers: int = Field(2, ge=1, le=64)
+    produce_rate: float = Field(200.0, gt=0, le=1_000_000, description="events/s, total")
+    consumers: int = Field(0, ge=0, le=16)
+    consumer_processes: bool = Field(True, description="consumers as processes a fault can kill")
+    partitions: int = Field(3, ge=1, le=64)
+    topic: str = Field("gracectl-chaos", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    keys: int = Field(16, ge=1, le=100_000)
+    duration_s: float = Field(30.0, gt=0, le=3600)
+    op_timeout_s: float = Field(5.0, gt=0, le=60)
+    late_tolerance_s: float = Field(
+        0.05, ge=0, le=5, description="a send this much after its planned time counts as late"
+    )
+    replay_from_s: float | None = Field(
+        None, ge=0, description="after the run, replay from load start + this and compare"
+    )
+
+
 class Scenario(_Strict):
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     description: str = ""
@@ -80,20 +105,33 @@ class Scenario(_Strict):
     )
     steady_state: list[SteadyProbe] = ["all_members_running", "postgres_writable"]
     load: LoadProfile = LoadProfile()
+    events: EventLoad | None = Field(
+        None, description="an event-bus load instead of the PostgreSQL one"
+    )
+    bus: Literal["kafka", "redis-streams"] | None = Field(
+        None, description="the event bus this scenario needs the stack to run"
+    )
     faults: list[FaultStep] = Field(..., min_length=1)
     observe_s: float = Field(10.0, ge=0, le=600, description="load continues after the last fault")
     invariants: list[Invariant] = []
     rollback: Rollback = Rollback()
 
+    @property
+    def duration_s(self) -> float:
+        return self.events.duration_s if self.events else self.load.duration_s
+
     @model_validator(mode="after")
     def _faults_fit(self) -> Scenario:
+        which = "events.duration_s" if self.events else "load.duration_s"
         for step in self.faults:
             end = step.at_s + (step.duration_s or 0)
-            if end + self.observe_s > self.load.duration_s:
+            if end + self.observe_s > self.duration_s:
                 raise ValueError(
                     f"fault {step.fault} at {step.at_s} s (+{step.duration_s or 0} s) and "
-                    f"observe_s {self.observe_s} run past load.duration_s {self.load.duration_s}"
+                    f"observe_s {self.observe_s} run past {which} {self.duration_s}"
                 )
+            if step.fault in EVENT_FAULTS and self.events is None:
+                raise ValueError(f"fault {step.fault} needs an `events` load")
         return self
 
 

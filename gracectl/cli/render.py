@@ -61,6 +61,16 @@ HEADLINE_METRICS = (
     "latency_during_p99_s",
     "latency_after_p99_s",
     "late_fraction",
+    "acked_events",
+    "lost_acked_events",
+    "duplicate_events",
+    "out_of_order_events",
+    "recovery_s",
+    "unconsumed_events",
+    "replay_matches",
+    "replayed_events",
+    "projection_hash_live",
+    "projection_hash_replayed",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import psutil
 
 from gracectl.config import Settings
 from gracectl.errors import ConfigError, GracectlError
+from gracectl.faults.kafka_leader import kafka_partition_leader
 from gracectl.faults.ledger import AppliedFault, FaultAction, Ledger, new_fault
 from gracectl.layout import Layout
 from gracectl.processes import ProcessRecord, processes_mentioning, record
@@ -33,6 +35,9 @@ class FaultContext:
     status: StackStatus
     owner: ProcessRecord | None = None
     workload: tuple[ProcessRecord, ...] = ()
+    # Event scenarios: the test topic, and the load's consumer processes.
+    topic: str | None = None
+    consumer_pids: tuple[int, ...] = ()
 
 
 def resolve_target(status: StackStatus, target: str) -> ComponentStatus:
@@ -112,6 +117,10 @@ def _apply(
                 proc.send_signal(sig)
             except psutil.NoSuchProcess:
                 continue
+    # The fault starts when the signals have gone out, not when it was written down: a write
+    # sent in between was sent to a healthy system and must not count as a recovery (RTO).
+    applied = applied.model_copy(update={"at": time.time()})
+    ledger.replace(applied)
     log.info("%s: %s %s (%d process(es))", fault, action, node.name, len(procs))
     return applied
 
@@ -144,8 +153,15 @@ def kill_leader_postmaster(ctx: FaultContext, target: str | None) -> AppliedFaul
     tree = _tree(_postmaster(ctx.layout, node.name))
     if not tree:
         raise GracectlError(f"postgres.kill_leader_postmaster: no postmaster found for {node.name}")
-    applied = _apply(ctx, "postgres.kill_leader_postmaster", node, "killed", tree[:1],
-                     signal.SIGKILL, restart_program=None)
+    applied = _apply(
+        ctx,
+        "postgres.kill_leader_postmaster",
+        node,
+        "killed",
+        tree[:1],
+        signal.SIGKILL,
+        restart_program=None,
+    )
     orphans = tuple(_records(tree[1:]))
     updated = applied.model_copy(update={"reap_on_heal": orphans})
     Ledger(ctx.layout).replace(updated)
@@ -203,6 +219,66 @@ def kill_target(ctx: FaultContext, target: str | None) -> AppliedFault:
     return kill_node(ctx, "node.kill", target)
 
 
+def kill_partition_leader(ctx: FaultContext, target: str | None) -> AppliedFault:
+    """The Kafka broker leading partition 0 of the scenario's topic (asked of the cluster at
+    fault time), killed whole."""
+    topic = target or ctx.topic
+    if not topic:
+        raise ConfigError(
+            "kafka.kill_partition_leader needs a topic",
+            hint="give the scenario an `events` load or a target topic",
+        )
+    leader_id = kafka_partition_leader(ctx, topic)
+    node = f"kafka-{leader_id}"
+    return kill_node(ctx, "kafka.kill_partition_leader", node)
+
+
+def restart_bus(ctx: FaultContext, target: str | None) -> AppliedFault:
+    """Stop every node of the event bus (Kafka brokers, or Redis for Redis Streams) and start
+    them again: what "events survive restarts" is about."""
+    kind = "kafka" if ctx.settings.bus == "kafka" else "redis"
+    nodes = [c for c in ctx.status.components if c.kind == kind]
+    if not nodes:
+        raise GracectlError(f"bus.restart_all: no {kind} node in this stack")
+    applied = _apply(ctx, "bus.restart_all", nodes[0], "restarted", [], None, restart_program=None)
+    names = [n.name for n in nodes]
+    ctx.supervisor.stop_together(names)
+    for name in names:
+        ctx.supervisor.start(name)
+    return applied
+
+
+def kill_consumer(ctx: FaultContext, target: str | None) -> AppliedFault:
+    """SIGKILL one consumer process of the event load: its partitions or pending entries must
+    move to the others."""
+    for pid in ctx.consumer_pids:
+        try:
+            proc = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            continue
+        node = ComponentStatus(
+            name=f"consumer-{pid}",
+            kind="consumer",
+            role="consumer",
+            state="running",
+            pid=pid,
+            endpoint="-",
+        )
+        return _apply(
+            ctx,
+            "events.kill_consumer",
+            node,
+            "killed",
+            [proc],
+            signal.SIGKILL,
+            restart_program=None,
+        )
+    raise GracectlError(
+        "events.kill_consumer: no live consumer process",
+        hint="the scenario's events load needs consumers with consumer_processes",
+    )
+
+
 REGISTRY: dict[str, Callable[[FaultContext, str | None], AppliedFault]] = {
     "postgres.kill_leader": kill_leader,
     "postgres.kill_leader_postmaster": kill_leader_postmaster,
@@ -210,6 +286,9 @@ REGISTRY: dict[str, Callable[[FaultContext, str | None], AppliedFault]] = {
     "node.kill": kill_target,
     "node.pause": pause_node,
     "node.restart": restart_node,
+    "kafka.kill_partition_leader": kill_partition_leader,
+    "bus.restart_all": restart_bus,
+    "events.kill_consumer": kill_consumer,
 }
 
 

@@ -1,0 +1,348 @@
+"""Inside the event-workload subprocess (`python -m gracectl.event_workload`): producer
+threads on an open-model schedule, consumers as threads or child processes, each writing
+its own JSON-lines history of EventOps. gracectl.event_workload is the caller's side.
+
+Producer k of a producer sends event seq at t0 + seq / rate_per_producer (producers offset
+within one interval), measures latency from that planned time, flags it `late` past the
+tolerance and never skips one; a backlog still unsent op_timeout after the schedule's end
+is recorded as `fail` (not sent). SIGTERM stops everything at the next operation boundary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from types import FrameType
+
+from gracectl.bus import Ack, EventBus, open_bus
+from gracectl.bus.redis_streams import RedisStreamsBus
+from gracectl.errors import GracectlError
+from gracectl.event_workload_read import EventPayload, parse_payload, partition_label
+from gracectl.event_workload_spec import (
+    CONSUMERS_NAME,
+    HISTORY_DIR_NAME,
+    PRODUCERS_DONE_NAME,
+    EventWorkloadSpec,
+)
+from gracectl.history import EventOp, HistoryWriter, Outcome
+from gracectl.processes import record
+
+log = logging.getLogger("gracectl.event_workload")
+
+OUTCOMES: dict[str, Outcome] = {"ok": "ok", "fail": "fail", "indeterminate": "info"}
+CONSUME_BATCH = 100
+CONSUME_WAIT_S = 0.5
+#: Consumers end at most this long after their drain even if events keep coming.
+CONSUMER_HARD_STOP_S = 30.0
+CHILD_EXIT_GRACE_S = 5.0
+
+
+def open_topic_bus(spec: EventWorkloadSpec) -> EventBus:
+    bus = open_bus(os.environ, topic=spec.topic)
+    if isinstance(bus, RedisStreamsBus):
+        bus.claim_idle_ms = int(spec.claim_idle_s * 1000)
+    return bus
+
+
+STARTUP_TIMEOUT_S = 15.0
+
+# -- producers -----------------------------------------------------------------------------
+class StartLine:
+    """Where producers wait for each other; the schedule's t0 is set when the last arrives
+    (or after `timeout_s`, so one producer that cannot connect does not hold the rest)."""
+
+    def __init__(self, parties: int, timeout_s: float) -> None:
+        self._barrier = threading.Barrier(parties)
+        self._timeout_s = timeout_s
+        self._t0: float | None = None
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self._barrier.wait(self._timeout_s)
+        with self._lock:
+            if self._t0 is None:
+                self._t0 = time.time() + 0.05
+            return self._t0
+
+
+
+def produce_schedule(
+    spec: EventWorkloadSpec,
+    index: int,
+    start_line: StartLine,
+    out: HistoryWriter,
+    stop: threading.Event,
+) -> None:
+    """One producer thread: its own bus, its own history file. The schedule starts once
+    every producer has connected and fetched metadata, so connection set-up (a second or
+    more for Kafka) is not counted as the generator running late."""
+    name = f"producer-{index}"
+    interval = 1.0 / spec.rate_per_producer
+    sent = 0
+    with open_topic_bus(spec) as bus:
+        bus.partitions(spec.topic)
+        t0 = start_line.wait()
+        start_at = t0 + interval * index / spec.producers
+        run_end = start_at + spec.duration_s
+        seq = 0
+        while not stop.is_set():
+            intended = start_at + seq * interval
+            if intended >= run_end:
+                break
+            key = f"k{(seq * spec.producers + index) % spec.keys}"
+            now = time.time()
+            if intended > now:
+                if stop.wait(intended - now):
+                    break
+            elif now > run_end + spec.op_timeout_s:
+                out.append(EventOp(
+                    worker=name, op="produce", key=key, seq=seq, partition="",
+                    intended=intended, start=now, end=now, outcome="fail",
+                    error="not sent: backlog left when the run ended", late=True,
+                ))  # fmt: skip
+                seq += 1
+                continue
+            payload = EventPayload(producer=name, seq=seq, key=key)
+            start = time.time()
+            ack = bus.produce(key, payload.to_json(), timeout_s=spec.op_timeout_s)
+            out.append(produce_op(bus, spec, name, payload, ack, intended, start))
+            sent += 1
+            seq += 1
+    log.info("%s sent %d events (%d planned)", name, sent, seq)
+
+
+def produce_op(
+    bus: EventBus,
+    spec: EventWorkloadSpec,
+    name: str,
+    payload: EventPayload,
+    ack: Ack,
+    intended: float,
+    start: float,
+) -> EventOp:
+    partition = "" if ack.partition is None else partition_label(spec.topic, ack.partition)
+    return EventOp(
+        worker=name, op="produce", key=payload.key, seq=payload.seq, partition=partition,
+        offset=ack.offset if ack.ok else None, timestamp_ms=ack.timestamp_ms if ack.ok else None,
+        intended=intended, start=start, end=time.time(), outcome=OUTCOMES[ack.status],
+        error=ack.error or None, late=start - intended > spec.late_tolerance_s,
+    )  # fmt: skip
+
+
+# -- consumers -----------------------------------------------------------------------------
+def consume_loop(
+    spec: EventWorkloadSpec,
+    name: str,
+    out: HistoryWriter,
+    stop: threading.Event,
+    producers_done: Callable[[], bool],
+) -> None:
+    """Read in the group until stopped, or until a read comes back empty drain_s after the
+    producers ended (bounded by CONSUMER_HARD_STOP_S more)."""
+    consumed = 0
+    drain_until: float | None = None
+    with open_topic_bus(spec) as bus:
+        while not stop.is_set():
+            start = time.time()
+            try:
+                events = bus.consume(spec.group, name, max_events=CONSUME_BATCH,
+                                     timeout_s=CONSUME_WAIT_S)  # fmt: skip
+            except GracectlError as exc:
+                log.warning("%s: %s", name, exc)
+                events = []
+                stop.wait(CONSUME_WAIT_S)
+            end = time.time()
+            for event in events:
+                payload = parse_payload(event.value)
+                if payload is None:
+                    continue  # not a workload event (another writer on the topic)
+                out.append(EventOp(
+                    worker=name, op="consume", key=event.key, seq=payload.seq,
+                    partition=partition_label(event.topic, event.partition),
+                    offset=event.offset, timestamp_ms=event.timestamp_ms,
+                    producer=payload.producer, intended=start, start=start, end=end,
+                    outcome="ok",
+                ))  # fmt: skip
+                consumed += 1
+            if drain_until is None and producers_done():
+                drain_until = end + spec.drain_s
+            if drain_until is not None and (
+                (not events and end >= drain_until) or end >= drain_until + CONSUMER_HARD_STOP_S
+            ):
+                break
+    log.info("%s consumed %d events", name, consumed)
+
+
+def run_consumer_process(spec: EventWorkloadSpec, run_dir: Path, name: str, parent: int) -> int:
+    """A consumer as its own process: ends on SIGTERM, when its parent (the load, `parent`:
+    given, as it may die before this process looks) is gone, or after the drain once the
+    load has marked the producers done."""
+    stop = install_sigterm()
+    done_marker = run_dir / PRODUCERS_DONE_NAME
+
+    def producers_done() -> bool:
+        if os.getppid() != parent:
+            log.warning("%s: the event workload is gone: stopping", name)
+            stop.set()
+        return done_marker.exists()
+
+    out = HistoryWriter(run_dir / HISTORY_DIR_NAME / f"{name}.jsonl")
+    try:
+        consume_loop(spec, name, out, stop, producers_done)
+    finally:
+        out.close()
+    return 0
+
+
+# -- the load process ----------------------------------------------------------------------
+def install_sigterm() -> threading.Event:
+    stop = threading.Event()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        log.info("SIGTERM: stopping")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return stop
+
+
+def spawn_consumers(
+    spec: EventWorkloadSpec, spec_path: Path, run_dir: Path
+) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    children = []
+    for i in range(spec.consumers):
+        name = f"consumer-{i}"
+        command = [sys.executable, "-m", "gracectl.event_workload", "--spec", str(spec_path),
+                   "--run-dir", str(run_dir), "--consumer", name,
+                   "--parent", str(os.getpid())]  # fmt: skip
+        # Inherits stdout/stderr: consumer logs land in the load's output file.
+        children.append((name, subprocess.Popen(command, stdin=subprocess.DEVNULL)))
+    records = [record(name, child.pid) for name, child in children]
+    listed = [r.model_dump(mode="json") for r in records if r is not None]
+    tmp = run_dir / f".{CONSUMERS_NAME}.tmp"
+    tmp.write_text(json.dumps(listed, indent=2) + "\n")
+    tmp.replace(run_dir / CONSUMERS_NAME)
+    return children
+
+
+def end_consumers(
+    children: list[tuple[str, subprocess.Popen[bytes]]], wait_s: float, stop: threading.Event
+) -> None:
+    """Wait (up to `wait_s`, or until SIGTERM) for consumer processes to drain; SIGTERM,
+    then SIGKILL, the ones still running. They are our unreaped children: their PIDs cannot
+    have been recycled."""
+    deadline = time.monotonic() + wait_s
+    while any(c.poll() is None for _, c in children) and time.monotonic() < deadline:
+        if stop.wait(0.1):
+            break
+    for name, child in children:
+        if child.poll() is None:
+            log.info("%s (pid %d) still running: SIGTERM", name, child.pid)
+            child.terminate()
+    for name, child in children:
+        try:
+            child.wait(timeout=CHILD_EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            log.warning("%s (pid %d) ignored SIGTERM: SIGKILL", name, child.pid)
+            child.kill()
+            child.wait()
+        if child.returncode != 0:
+            log.info("%s (pid %d) ended with %s", name, child.pid, child.returncode)
+
+
+def run_load(spec: EventWorkloadSpec, spec_path: Path, run_dir: Path) -> int:
+    stop = install_sigterm()
+    history_dir = run_dir / HISTORY_DIR_NAME
+    history_dir.mkdir(parents=True, exist_ok=True)
+    with open_topic_bus(spec) as bus:
+        bus.create_topic(spec.topic, spec.partitions)
+    done_marker = run_dir / PRODUCERS_DONE_NAME
+    done_marker.unlink(missing_ok=True)
+    producers_finished = threading.Event()
+    failures: list[str] = []
+
+    def guarded(name: str, target: Callable[[HistoryWriter], None]) -> threading.Thread:
+        def body() -> None:
+            out = HistoryWriter(history_dir / f"{name}.jsonl")
+            try:
+                target(out)
+            except Exception as exc:  # a thread's death must show in the exit code
+                log.exception("%s failed", name)
+                failures.append(f"{name}: {exc}")
+            finally:
+                out.close()
+
+        thread = threading.Thread(target=body, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    consumer_threads: list[threading.Thread] = []
+    try:
+        if spec.consumer_processes:
+            children = spawn_consumers(spec, spec_path, run_dir)
+        else:
+            consumer_threads = [
+                guarded(name, partial(consume_loop, spec, name, stop=stop,
+                                      producers_done=producers_finished.is_set))
+                for name in (f"consumer-{i}" for i in range(spec.consumers))
+            ]  # fmt: skip
+        start_line = StartLine(spec.producers, timeout_s=STARTUP_TIMEOUT_S)
+        producers = [
+            guarded(f"producer-{i}", partial(produce_schedule, spec, i, start_line, stop=stop))
+            for i in range(spec.producers)
+        ]
+        join_all(producers)
+        producers_finished.set()
+        done_marker.touch()
+        log.info("producers done; consumers drain for %g s", spec.drain_s)
+        join_all(consumer_threads)
+        end_consumers(children, spec.drain_s + CONSUMER_HARD_STOP_S + 5, stop)
+    finally:
+        stop.set()
+        end_consumers([c for c in children if c[1].poll() is None], 0, stop)
+    if failures:
+        log.error("event workload: %s", "; ".join(failures))
+        return 3
+    return 0
+
+
+def join_all(threads: list[threading.Thread]) -> None:
+    """Join with a timeout so the main thread keeps handling SIGTERM."""
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gracectl.event_workload")
+    parser.add_argument("--spec", type=Path, required=True)
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--consumer", help="run only this consumer (a consumer process)")
+    parser.add_argument("--parent", type=int, help="a consumer's load process (its PID)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s [{args.consumer or 'load'} %(process)d] %(levelname)s %(message)s",
+    )
+    spec = EventWorkloadSpec.model_validate_json(args.spec.read_text())
+    try:
+        if args.consumer:
+            return run_consumer_process(spec, args.run_dir, args.consumer,
+                                        args.parent or os.getppid())  # fmt: skip
+        return run_load(spec, args.spec, args.run_dir)
+    except GracectlError as exc:
+        log.error("%s (%s)", exc.message, exc.hint)
+        return exc.exit_code
