@@ -12,7 +12,7 @@
    the fault (from the intended send time) against Locust's own CSV p99 for the same run, and
    the max latency from actual start vs from intended start, from the history.
 
-The stack is brought up once (fresh GRACECTL_HOME under /tmp, mode 0755, ports 44000-44999)
+The stack is brought up once (fresh GRACECTL_HOME under /tmp, mode 0755, ports 27000-27999)
 and always `down --purge`d in a finally block (also on Ctrl-C / SIGTERM). Every command has a
 hard timeout; a failing run is recorded and the benchmark goes on.
 """
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 # edit the tree while a benchmark runs, and a half-edited tree must not break it midway.
 
 GRACECTL = [sys.executable, "-m", "gracectl"]
-PORT_MIN, PORT_MAX = 44000, 44999
+PORT_MIN, PORT_MAX = 27000, 27999
 HA_PORTS = 23
 PASSTHROUGH = ("GRACECTL_TIMEOUT_MULTIPLIER",)
 KINDS = ("kill-primary", "kill-postmaster")
@@ -1127,7 +1127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="offered ops/s of the pause runs, one run each (200: gracectl's default)",
     )
     parser.add_argument("--only", default="chaos,throughput,co", help="phases: chaos,throughput,co")
-    parser.add_argument("--base-port", type=int, default=PORT_MIN, help="first base port (44000)")
+    parser.add_argument("--base-port", type=int, default=PORT_MIN, help="first base port (27000)")
     parser.add_argument(
         "--existing-home",
         type=Path,

@@ -10,7 +10,7 @@ from gracectl.bus import open_bus
 from gracectl.checks.event_metrics import event_metrics
 from gracectl.checks.metrics import history_metrics
 from gracectl.checks.replay import compare_projections, projection, replay_matches
-from gracectl.checks.verdict import SAFETY_INVARIANTS, verdict
+from gracectl.checks.verdict import SAFETY_INVARIANTS, Finding, verdict
 from gracectl.checks.verdict import evaluate as judge_all
 from gracectl.event_workload import stored_event_read
 from gracectl.history import (
@@ -49,23 +49,24 @@ def evaluate(
     """Fill the journal's metrics, findings and verdict (streams the history, twice or so)."""
     metrics = history_metrics(lambda: operations(history), windows, final, lag_samples)
     findings = judge_all(metrics, scenario.invariants or SAFETY_INVARIANTS)
-    journal.fault_windows = [w.model_dump(mode="json") for w in windows]
     journal.metrics = dict(metrics.as_dict())
-    journal.findings = [
-        FindingRecord(
-            name=f.name,
-            value=f.value,
-            threshold=f.threshold.describe(),
-            status=f.status,
-            reason=f.reason,
-        )
-        for f in findings
-    ]
     journal.lost_acked_ids = sorted(metrics.write_set.lost_acked_ids)[:1000]
+    _record_verdict(journal, windows, findings)
+
+
+def _record_verdict(journal: Journal, windows: list[FaultWindow], findings: list[Finding]) -> None:
+    """Fault windows, findings and the verdict into the journal; the reason names the first
+    findings that decided it."""
+    journal.fault_windows = [w.model_dump(mode="json") for w in windows]
+    journal.findings = [
+        FindingRecord(name=f.name, value=f.value, threshold=f.threshold.describe(),
+                      status=f.status, reason=f.reason)
+        for f in findings
+    ]  # fmt: skip
     journal.verdict = verdict(findings)
-    failing = [f.reason for f in findings if f.status == journal.verdict and f.reason]
-    if journal.verdict != "pass" and failing and not journal.reason:
-        journal.reason = "; ".join(failing[:3])
+    deciding = [f.reason for f in findings if f.status == journal.verdict and f.reason]
+    if journal.verdict != "pass" and deciding and not journal.reason:
+        journal.reason = "; ".join(deciding[:3])
 
 
 def event_ops(history: Path) -> Iterable[EventOp]:
@@ -107,15 +108,5 @@ def evaluate_events(
         final, windows, consumes=consumes, replay=replay, projections=projections,
     )
     findings = judge_all(metrics, scenario.invariants or None)
-    journal.fault_windows = [w.model_dump(mode="json") for w in windows]
     journal.metrics.update(metrics.as_dict())
-    journal.findings = [
-        FindingRecord(name=f.name, value=f.value, threshold=f.threshold.describe(),
-                      status=f.status, reason=f.reason)
-        for f in findings
-    ]
-    journal.lost_acked_ids = []
-    journal.verdict = verdict(findings)
-    failing = [f.reason for f in findings if f.status == journal.verdict and f.reason]
-    if journal.verdict != "pass" and failing and not journal.reason:
-        journal.reason = "; ".join(failing[:3])
+    _record_verdict(journal, windows, findings)
