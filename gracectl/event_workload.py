@@ -13,12 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 import psutil
 
@@ -38,7 +35,8 @@ from gracectl.event_workload_spec import (
     EventWorkloadResult,
     EventWorkloadSpec,
 )
-from gracectl.processes import ProcessRecord, live_process, record
+from gracectl.load_process import LoadProcess
+from gracectl.processes import ProcessRecord, live_process
 from gracectl.waiting import timeout_multiplier
 
 log = logging.getLogger(__name__)
@@ -59,13 +57,16 @@ def connection_subset(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith(PASSED_ENV_PREFIXES)}
 
 
-class EventWorkload:
+class EventWorkload(LoadProcess[EventWorkloadResult]):
     """The event load as a subprocess: `with EventWorkload(spec, env, run_dir) as wl: ...`.
 
     `connection` is the stack's connection environment (`gracectl env --json`,
     gracectl.stack.connection_env). Leaving the `with` block stops the load if it still
     runs, consumer processes included, so no process outlives the caller.
     """
+
+    label = "event workload"
+    error_type = EventWorkloadError
 
     def __init__(
         self,
@@ -80,13 +81,9 @@ class EventWorkload:
                 "event workload: no bus settings (GRACE_REDIS_*, GRACE_KAFKA_BOOTSTRAP)",
                 hint="pass `gracectl env --json`",
             )
+        super().__init__(run_dir)
         self.spec = spec
-        self.run_dir = run_dir
         self.python = python
-        self._popen: subprocess.Popen[bytes] | None = None
-        self._proc: psutil.Process | None = None
-        self._children: list[psutil.Process] = []
-        self._result: EventWorkloadResult | None = None
 
     # -- paths -----------------------------------------------------------------------------
     @property
@@ -105,10 +102,6 @@ class EventWorkload:
     def output_path(self) -> Path:
         return self.run_dir / OUTPUT_NAME
 
-    @property
-    def pid(self) -> int | None:
-        return self._popen.pid if self._popen is not None else None
-
     def history_paths(self) -> tuple[Path, ...]:
         return history_files(self.history_dir)
 
@@ -126,13 +119,6 @@ class EventWorkload:
         SIGKILL."""
         return [r.pid for r in self.consumer_records() if live_process(r) is not None]
 
-    def records(self) -> tuple[ProcessRecord, ...]:
-        """Identity records of the load process and its children (consumer processes), for
-        whoever must stop them if this process dies (the fault ledger)."""
-        procs = [self._proc, *self._live_children()] if self._proc is not None else []
-        found = (record("event-workload", p.pid) for p in procs)
-        return tuple(r for r in found if r is not None)
-
     # -- lifecycle -------------------------------------------------------------------------
     def command(self) -> list[str]:
         return [self.python, "-m", "gracectl.event_workload",
@@ -146,113 +132,29 @@ class EventWorkload:
             env["GRACECTL_TIMEOUT_MULTIPLIER"] = os.environ["GRACECTL_TIMEOUT_MULTIPLIER"]
         return env
 
-    def start(self) -> None:
-        if self._popen is not None:
-            raise EventWorkloadError("event workload: already started")
+    def _before_start(self) -> None:
         self.history_dir.mkdir(parents=True, exist_ok=True)
         self.spec_path.write_text(self.spec.model_dump_json(indent=2) + "\n")
-        with self.output_path.open("ab") as out:
-            self._popen = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.environment(),
-                cwd=self.run_dir,
-                start_new_session=True,  # a Ctrl-C for the caller is not the load's
-            )
-        try:
-            self._proc = psutil.Process(self._popen.pid)
-        except psutil.NoSuchProcess:
-            self._proc = None  # exited already; wait() collects its exit code
+
+    def _started(self) -> str:
         spec = self.spec
-        log.info(
-            "event workload started (pid %d): %d producers at %g events/s on %s, %d consumer "
-            "%s in group %s, for %g s -> %s",
-            self._popen.pid, spec.producers, spec.produce_rate, spec.topic, spec.consumers,
-            "processes" if spec.consumer_processes else "threads", spec.group,
-            spec.duration_s, self.run_dir,
-        )  # fmt: skip
+        return (
+            f"{spec.producers} producers at {spec.produce_rate:g} events/s on {spec.topic}, "
+            f"{spec.consumers} consumer {'processes' if spec.consumer_processes else 'threads'}"
+            f" in group {spec.group}, for {spec.duration_s:g} s -> {self.run_dir}"
+        )
 
-    def running(self) -> bool:
-        return self._popen is not None and self._popen.poll() is None
+    def default_timeout_s(self) -> float:
+        return self.spec.run_bound_s * timeout_multiplier()
 
-    def wait(self, timeout_s: float | None = None) -> EventWorkloadResult:
-        """Until the load ends by itself; past `timeout_s` (default: spec.run_bound_s times
-        the timeout multiplier) it is stopped, and the result says so."""
-        popen = self._require_started()
-        if self._result is not None:
-            return self._result
-        if timeout_s is None:
-            timeout_s = self.spec.run_bound_s * timeout_multiplier()
-        try:
-            popen.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("event workload (pid %d) still running after %.0f s: stopping it",
-                        popen.pid, timeout_s)  # fmt: skip
-            return self.stop()
-        return self._finish(stopped=False, killed=False)
+    def _extra_leftovers(self) -> list[psutil.Process]:
+        """Consumer processes the load listed, even if no longer its children."""
+        return [p for p in map(live_process, self.consumer_records()) if p is not None]
 
-    def stop(self, grace_s: float = 10.0) -> EventWorkloadResult:
-        """SIGTERM (producers finish their in-flight produce, consumers their read, consumer
-        processes are stopped the same way), then SIGKILL after `grace_s`; children are
-        reaped either way."""
-        popen = self._require_started()
-        if self._result is not None:
-            return self._result
-        if popen.poll() is not None:
-            return self._finish(stopped=False, killed=False)
-        self._children = self._live_children()
-        log.info("stopping the event workload (pid %d)", popen.pid)
-        popen.send_signal(signal.SIGTERM)
-        killed = False
-        try:
-            popen.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            log.warning("event workload (pid %d) ignored SIGTERM for %.0f s: SIGKILL",
-                        popen.pid, grace_s)  # fmt: skip
-            popen.kill()
-            popen.wait(timeout=10)
-            killed = True
-        return self._finish(stopped=True, killed=killed)
-
-    def _require_started(self) -> subprocess.Popen[bytes]:
-        if self._popen is None:
-            raise EventWorkloadError("event workload: not started")
-        return self._popen
-
-    def _live_children(self) -> list[psutil.Process]:
-        if self._proc is None:
-            return []
-        try:
-            return self._proc.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def _reap_children(self) -> None:
-        """Kill what outlived the load: children seen while it lived (psutil handles check
-        PID and start time) and consumer processes it listed (identity-checked records)."""
-        leftovers = {c.pid: c for c in self._children if c.is_running()}
-        for rec in self.consumer_records():
-            proc = live_process(rec)
-            if proc is not None:
-                leftovers.setdefault(proc.pid, proc)
-        for child in leftovers.values():
-            log.warning("event workload child %d outlived its parent: killing it", child.pid)
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                continue
-        psutil.wait_procs(list(leftovers.values()), timeout=5)
-
-    def _finish(self, stopped: bool, killed: bool) -> EventWorkloadResult:
-        popen = self._require_started()
-        self._reap_children()
-        code = popen.returncode
-        exit_code = None if killed or code is None or code < 0 else code
-        if exit_code not in (0, None):
-            log.error("event workload exited with %s; see %s", exit_code, self.output_path)
-        self._result = EventWorkloadResult(
+    def _make_result(
+        self, exit_code: int | None, stopped: bool, killed: bool
+    ) -> EventWorkloadResult:
+        return EventWorkloadResult(
             history_dir=self.history_dir,
             history_paths=self.history_paths(),
             output_path=self.output_path,
@@ -260,24 +162,6 @@ class EventWorkload:
             stopped=stopped,
             killed=killed,
         )
-        log.info("event workload (pid %d) done: exit %s, %d history file(s)",
-                 popen.pid, exit_code, len(self._result.history_paths))  # fmt: skip
-        return self._result
-
-    def __enter__(self) -> EventWorkload:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.running():
-            self.stop()
-        elif self._popen is not None and self._result is None:
-            self._finish(stopped=False, killed=False)
 
 
 def start_event_workload(

@@ -11,22 +11,18 @@ from __future__ import annotations
 import logging
 import math
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-import psutil
 import psycopg
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gracectl.errors import GracectlError
-from gracectl.processes import ProcessRecord, record
+from gracectl.load_process import LoadProcess
 from gracectl.waiting import timeout_multiplier
 
 log = logging.getLogger(__name__)
@@ -115,13 +111,16 @@ class WorkloadResult:
         return self.exit_code == 0
 
 
-class Workload:
+class Workload(LoadProcess[WorkloadResult]):
     """Locust as a subprocess: `with Workload(spec, env, run_dir) as wl: ...; wl.wait()`.
 
     `connection` holds at least GRACE_PG_RW_DSN and GRACE_PG_RO_DSN (gracectl.stack.
     connection_env or `gracectl env --json`). Leaving the `with` block stops Locust if it is
     still running, so no process outlives the caller.
     """
+
+    label = "locust"
+    error_type = WorkloadError
 
     def __init__(
         self,
@@ -141,17 +140,13 @@ class Workload:
                 f"workload: locustfile {locustfile} not found",
                 hint="run from a gracectl checkout (pip install -e)",
             )
+        super().__init__(run_dir)
         self.spec = spec
         self.rw_dsn = connection[ENV_RW_DSN]
         self.ro_dsn = connection[ENV_RO_DSN]
-        self.run_dir = run_dir
         self.locustfile = locustfile
         self.python = python
         self.run_number: int | None = None
-        self._popen: subprocess.Popen[bytes] | None = None
-        self._proc: psutil.Process | None = None
-        self._children: list[psutil.Process] = []
-        self._result: WorkloadResult | None = None
 
     # -- paths -----------------------------------------------------------------------------
     @property
@@ -171,20 +166,9 @@ class Workload:
     def output_path(self) -> Path:
         return self.run_dir / LOCUST_OUTPUT_NAME
 
-    @property
-    def pid(self) -> int | None:
-        return self._popen.pid if self._popen is not None else None
-
     def history_paths(self) -> tuple[Path, ...]:
         """The main file, plus one per worker process if Locust ran with --processes."""
         return tuple(sorted(p for p in self.history_dir.glob("*.jsonl") if p.is_file()))
-
-    def records(self) -> tuple[ProcessRecord, ...]:
-        """Identity records of Locust and its children, for whoever must stop them if this
-        process dies (the fault ledger)."""
-        procs = [self._proc, *self._live_children()] if self._proc is not None else []
-        found = (record("locust", p.pid) for p in procs)
-        return tuple(r for r in found if r is not None)
 
     # -- lifecycle -------------------------------------------------------------------------
     def prepare(self) -> int:
@@ -281,114 +265,25 @@ class Workload:
         })  # fmt: skip
         return env
 
-    def start(self) -> None:
-        if self._popen is not None:
-            raise WorkloadError("workload: already started")
+    def _before_start(self) -> None:
         self.history_dir.mkdir(parents=True, exist_ok=True)
         if self.run_number is None:
             self.prepare()
-        with self.output_path.open("ab") as out:
-            self._popen = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.environment(),
-                cwd=self.run_dir,
-                start_new_session=True,  # a Ctrl-C for the caller is not Locust's
-            )
-        try:
-            self._proc = psutil.Process(self._popen.pid)
-        except psutil.NoSuchProcess:
-            self._proc = None  # exited already; wait() collects its exit code
-        log.info(
-            "locust started (pid %d): %d writers at %g/s, %d readers at %g/s for %g s -> %s",
-            self._popen.pid,
-            self.spec.writers,
-            self.spec.write_rate,
-            self.spec.readers,
-            self.spec.read_rate,
-            self.spec.duration_s,
-            self.run_dir,
+
+    def _started(self) -> str:
+        spec = self.spec
+        return (
+            f"{spec.writers} writers at {spec.write_rate:g}/s, {spec.readers} readers at "
+            f"{spec.read_rate:g}/s for {spec.duration_s:g} s -> {self.run_dir}"
         )
 
-    def running(self) -> bool:
-        return self._popen is not None and self._popen.poll() is None
+    def default_timeout_s(self) -> float:
+        spec = self.spec
+        return (spec.duration_s + 2 * spec.op_timeout_s + _STARTUP_SLACK_S) * timeout_multiplier()
 
-    def wait(self, timeout_s: float | None = None) -> WorkloadResult:
-        """Until Locust ends its schedule; past `timeout_s` (default: the planned duration
-        plus slack) it is stopped, and the result says so."""
-        popen = self._require_started()
-        if self._result is not None:
-            return self._result
-        if timeout_s is None:
-            timeout_s = (
-                self.spec.duration_s + 2 * self.spec.op_timeout_s + _STARTUP_SLACK_S
-            ) * timeout_multiplier()
-        try:
-            popen.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning(
-                "locust (pid %d) still running after %.0f s: stopping it", popen.pid, timeout_s
-            )
-            return self.stop()
-        return self._finish(stopped=False, killed=False)
-
-    def stop(self, grace_s: float = 10.0) -> WorkloadResult:
-        """SIGTERM (Locust records in-flight writes as info and writes its stats), then
-        SIGKILL after `grace_s`; children (Locust --processes workers) are reaped too."""
-        popen = self._require_started()
-        if self._result is not None:
-            return self._result
-        if popen.poll() is not None:
-            return self._finish(stopped=False, killed=False)
-        self._children = self._live_children()
-        log.info("stopping locust (pid %d)", popen.pid)
-        popen.send_signal(signal.SIGTERM)
-        killed = False
-        try:
-            popen.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            log.warning("locust (pid %d) ignored SIGTERM for %.0f s: SIGKILL", popen.pid, grace_s)
-            popen.kill()
-            popen.wait(timeout=10)
-            killed = True
-        return self._finish(stopped=True, killed=killed)
-
-    def _require_started(self) -> subprocess.Popen[bytes]:
-        if self._popen is None:
-            raise WorkloadError("workload: not started")
-        return self._popen
-
-    def _live_children(self) -> list[psutil.Process]:
-        if self._proc is None:
-            return []
-        try:
-            return self._proc.children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-
-    def _reap_children(self) -> None:
-        """Children are psutil handles taken while their parent lived: signalling them
-        checks their identity (PID and start time), so a recycled PID is never hit."""
-        leftovers = [c for c in self._children if c.is_running()]
-        for child in leftovers:
-            log.warning("locust child %d outlived its parent: killing it", child.pid)
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                continue
-        psutil.wait_procs(leftovers, timeout=5)
-
-    def _finish(self, stopped: bool, killed: bool) -> WorkloadResult:
-        popen = self._require_started()
-        self._reap_children()
-        code = popen.returncode
-        exit_code = None if killed or code is None or code < 0 else code
-        if exit_code not in (0, None):
-            log.error("locust exited with %s; see %s", exit_code, self.output_path)
+    def _make_result(self, exit_code: int | None, stopped: bool, killed: bool) -> WorkloadResult:
         assert self.run_number is not None
-        self._result = WorkloadResult(
+        return WorkloadResult(
             run_number=self.run_number,
             history_dir=self.history_dir,
             history_paths=self.history_paths(),
@@ -398,28 +293,6 @@ class Workload:
             stopped=stopped,
             killed=killed,
         )
-        log.info(
-            "locust (pid %d) done: exit %s, %s",
-            popen.pid,
-            exit_code,
-            ", ".join(str(p) for p in self._result.history_paths) or "no history",
-        )
-        return self._result
-
-    def __enter__(self) -> Workload:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.running():
-            self.stop()
-        elif self._popen is not None and self._result is None:
-            self._finish(stopped=False, killed=False)
 
 
 def start_workload(spec: WorkloadSpec, run_dir: Path, connection: Mapping[str, str]) -> Workload:
