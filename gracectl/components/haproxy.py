@@ -33,6 +33,10 @@ def server_states(ctx: StackContext) -> dict[str, dict[str, str]]:
     return result
 
 
+def up_servers(states: dict[str, dict[str, str]], backend: str) -> list[str]:
+    return [server for server, state in states.get(backend, {}).items() if state == "UP"]
+
+
 def in_recovery_through(ctx: StackContext, port: int) -> bool:
     pg = ctx.settings.postgres
     with psycopg.connect(
@@ -129,35 +133,16 @@ class HAProxy(Component):
 
     def probe(self, ctx: StackContext) -> list[ComponentStatus]:
         node = proxy_node(ctx)
-        pid = self._pid(ctx, node)
         try:
             states = server_states(ctx)
         except HttpProblem as exc:
-            return [
-                ComponentStatus(
-                    name=node.name,
-                    kind=self.kind,
-                    role="proxy",
-                    state="unhealthy" if pid else "stopped",
-                    pid=pid,
-                    endpoint=node.endpoint("rw"),
-                    detail=str(exc)[:200],
-                )
-            ]
-        up_rw = [s for s, st in states.get("postgres_rw", {}).items() if st == "UP"]
-        up_ro = [s for s, st in states.get("postgres_ro", {}).items() if st == "UP"]
-        return [
-            ComponentStatus(
-                name=node.name,
-                kind=self.kind,
-                role="proxy",
-                state="running" if up_rw else "unhealthy",
-                pid=pid,
-                endpoint=node.endpoint("rw"),
-                detail=f"rw->{','.join(up_rw) or 'none'} ro->{','.join(up_ro) or 'none'} "
-                f"(ro port {node.ports['ro']})",
-            )
-        ]
+            return [self._status(ctx, node, "rw", "proxy", detail=str(exc)[:200])]
+        up_rw, up_ro = up_servers(states, "postgres_rw"), up_servers(states, "postgres_ro")
+        return [self._status(
+            ctx, node, "rw", "proxy", "running" if up_rw else "unhealthy",
+            detail=f"rw->{','.join(up_rw) or 'none'} ro->{','.join(up_ro) or 'none'} "
+            f"(ro port {node.ports['ro']})",
+        )]  # fmt: skip
 
     def not_ready_reason(self, ctx: StackContext) -> str | None:
         node = proxy_node(ctx)
@@ -165,7 +150,7 @@ class HAProxy(Component):
             states = server_states(ctx)
         except HttpProblem as exc:
             return f"stats not answering ({exc})"
-        up_rw = [s for s, st in states.get("postgres_rw", {}).items() if st == "UP"]
+        up_rw = up_servers(states, "postgres_rw")
         if len(up_rw) != 1:
             return f"rw backend has {len(up_rw)} servers up, want 1"
         try:
