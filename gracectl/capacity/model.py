@@ -1,0 +1,121 @@
+"""What a capacity run records: one StepResult per offered rate, one ComponentCapacity per
+component, all in a CapacityJournal (reports are rendered from it alone)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gracectl.machine import MachineInfo
+
+CAPACITY_JOURNAL_VERSION = 1
+
+CapacityComponent = Literal["postgres-write", "postgres-read", "redis", "kafka", "http"]
+COMPONENTS: tuple[CapacityComponent, ...] = (
+    "postgres-write", "postgres-read", "redis", "kafka", "http",
+)  # fmt: skip
+#: The unit each component's throughput is counted in.
+UNITS: dict[CapacityComponent, str] = {
+    "postgres-write": "writes/s",
+    "postgres-read": "reads/s",
+    "redis": "ops/s",
+    "kafka": "events/s",
+    "http": "requests/s",
+}
+CapacityStatus = Literal["measured", "inconclusive"]
+
+
+class Slo(BaseModel):
+    """What a step must meet to count as sustained (besides achieved >= 99 % of offered)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    p99_ms: float = Field(50.0, gt=0)
+    error_fraction: float = Field(0.001, ge=0, le=1)  # "errors=0.1%"
+
+    def describe(self) -> str:
+        return f"p99={self.p99_ms:g}ms,errors={self.error_fraction * 100:g}%"
+
+
+class StepResult(BaseModel):
+    """One offered rate held for a while. Latencies are from the planned send time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offered_rate: float  # operations/s the schedule asked for
+    achieved_rate: float  # successful operations/s over the step
+    sent: int
+    ok: int
+    errors: int
+    late: int  # sends that left later than the tolerance after their planned time
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    generator_cpu: float = 0.0  # busiest load process, fraction of one core (1.0 = saturated)
+    loop_blocked_ms: float | None = None  # longest event-loop stall seen in the generator
+    started: float = 0.0
+    ended: float = 0.0
+    sustained: bool = False  # achieved >= 99 % of offered and the SLO holds
+    generator_saturated: bool = False  # the generator, not the system, fell behind
+    note: str = ""
+
+    @property
+    def error_fraction(self) -> float:
+        return self.errors / self.sent if self.sent else 0.0
+
+
+class NativeCeiling(BaseModel):
+    """A native tool's figure against the same endpoint (pgbench, redis-benchmark,
+    Kafka's ProducerPerformance)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    command: str  # as run, passwords removed
+    throughput: float
+    unit: str
+    p99_ms: float | None = None
+    detail: str = ""
+
+
+class ComponentCapacity(BaseModel):
+    """The outcome for one component: the maximum sustainable rate and the knee, or why there
+    is none (`inconclusive` with a reason: generator saturated at N/s, no target, ...)."""
+
+    component: CapacityComponent
+    target: str  # the endpoint measured (no password)
+    unit: str
+    status: CapacityStatus = "inconclusive"
+    reason: str = ""
+    max_sustainable_rate: float | None = None  # highest sustained step's achieved rate
+    knee_rate: float | None = None  # offered rate where latency turns up
+    generator_limit_rate: float | None = None  # offered rate where the generator saturated
+    steps: list[StepResult] = []
+    native: NativeCeiling | None = None
+    ratio_to_native: float | None = None  # max_sustainable_rate / native.throughput
+    slo: Slo = Slo()
+
+
+class CapacityJournal(BaseModel):
+    kind: Literal["capacity"] = "capacity"
+    version: int = CAPACITY_JOURNAL_VERSION
+    start: float
+    end: float | None = None
+    profile: str
+    machine: MachineInfo
+    results: list[ComponentCapacity] = []
+
+    def result_of(self, component: CapacityComponent) -> ComponentCapacity | None:
+        return next((r for r in self.results if r.component == component), None)
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> CapacityJournal:
+        return cls.model_validate(json.loads(path.read_text()))
