@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,31 +17,54 @@ from gracectl.history import Operation
 DEFAULT_MIN_OUTAGE_GAP_S = 1.0
 
 
+def first_ack_after(
+    acks: Iterable[tuple[float, float]], since: Sequence[float]
+) -> list[float | None]:
+    """For each time in `since`: seconds from it to the earliest acknowledgement (`end`) among
+    the `(start, end)` pairs of successful operations sent (`start`) at or after it, in one
+    pass; None where there is none.
+
+    Operations sent before a time do not count for it even if acknowledged after it: they may
+    have been committed before the fault took effect.
+    """
+    first: list[float | None] = [None] * len(since)
+    for start, end in acks:
+        for i, t in enumerate(since):
+            current = first[i]
+            if start >= t and (current is None or end < current):
+                first[i] = end
+    return [None if f is None else f - t for f, t in zip(first, since, strict=True)]
+
+
 def time_to_first_write_s(operations: Iterable[Operation], since: float) -> float | None:
     """Seconds from `since` to the acknowledgement (`end`) of the first `ok` write that was
-    sent (`start`) at or after `since`; None when no such write exists.
+    sent (`start`) at or after `since`; None when no such write exists."""
+    return first_ack_after(_ok_writes(operations), [since])[0]
 
-    Writes sent before `since` do not count even if acknowledged after it: they may have
-    been committed before the fault took effect.
+
+def _ok_writes(operations: Iterable[Operation]) -> Iterator[tuple[float, float]]:
+    return ((o.start, o.end) for o in operations if o.op == "write" and o.outcome == "ok")
+
+
+def slowest_recovery(acks: Iterable[tuple[float, float]], faults: FaultUnion) -> float | None:
+    """The longest time, over every fault, from its start to the first success sent after it.
+
+    Measured per fault, not from the first one only: when a fault that leaves the system
+    working (frozen replication) is followed by one that stops it (a killed leader), the
+    recovery is the second's. None when there is no fault, or when nothing succeeded after
+    some fault (never a made-up number).
     """
-    first_ack: float | None = None
-    for operation in operations:
-        if not (operation.op == "write" and operation.outcome == "ok" and operation.start >= since):
-            continue
-        if first_ack is None or operation.end < first_ack:
-            first_ack = operation.end
-    return None if first_ack is None else first_ack - since
+    if not faults.starts:
+        return None
+    per_fault = first_ack_after(acks, faults.starts)
+    if any(r is None for r in per_fault):
+        return None
+    return max(r for r in per_fault if r is not None)
 
 
 def rto_s(operations: Iterable[Operation], faults: FaultUnion) -> float | None:
-    """Recovery time: `time_to_first_write_s` from the start of the first fault.
-
-    None when there is no fault, or no write succeeded after it (never a made-up number).
-    """
-    first_start = faults.first_start
-    if first_start is None:
-        return None
-    return time_to_first_write_s(operations, first_start)
+    """Recovery time of writes: `slowest_recovery` over the `ok` writes."""
+    return slowest_recovery(_ok_writes(operations), faults)
 
 
 class WriteUnavailability(BaseModel):
@@ -60,10 +83,21 @@ def write_unavailability(
     faults: FaultUnion,
     min_gap_s: float = DEFAULT_MIN_OUTAGE_GAP_S,
 ) -> WriteUnavailability:
-    """Measure write outage as gaps between consecutive `ok` write completions (by `end`).
+    """Write outage: `ack_gaps` over the writes."""
+    return ack_gaps(
+        ((o.end, o.outcome == "ok") for o in operations if o.op == "write"), faults, min_gap_s
+    )
 
-    Definition: sort the `end` of every `ok` write; add the end of the last write of any
-    outcome as a final boundary (no outage is invented after the writers stopped). A gap is
+
+def ack_gaps(
+    completions: Iterable[tuple[float, bool]],
+    faults: FaultUnion,
+    min_gap_s: float = DEFAULT_MIN_OUTAGE_GAP_S,
+) -> WriteUnavailability:
+    """Measure outage as gaps between consecutive successful completions (`(end, ok)` pairs).
+
+    Definition: sort the `end` of every success; add the end of the last completion of any
+    outcome as a final boundary (no outage is invented after the load stopped). A gap is
     the interval between two consecutive boundaries (the first gap starts at -inf). A gap
     counts if it touches a fault window; its length is measured from no earlier than the
     start of the first window it touches (an outage cannot precede its fault).
@@ -71,21 +105,19 @@ def write_unavailability(
     (shorter gaps are the normal spacing between acknowledgements at the offered rate).
     """
     ok_ends: list[float] = []
-    last_write_end = -math.inf
-    for operation in operations:
-        if operation.op != "write":
-            continue
-        last_write_end = max(last_write_end, operation.end)
-        if operation.outcome == "ok":
-            ok_ends.append(operation.end)
-    if not faults.intervals or last_write_end == -math.inf:
+    last_end = -math.inf
+    for end, ok in completions:
+        last_end = max(last_end, end)
+        if ok:
+            ok_ends.append(end)
+    if not faults.intervals or last_end == -math.inf:
         return WriteUnavailability(longest_gap_s=None, total_s=0.0, gaps=(), recovered=False)
 
     ok_ends.sort()
     boundaries = [-math.inf, *ok_ends]
-    tail_unacknowledged = not ok_ends or ok_ends[-1] < last_write_end
+    tail_unacknowledged = not ok_ends or ok_ends[-1] < last_end
     if tail_unacknowledged:
-        boundaries.append(last_write_end)
+        boundaries.append(last_end)
     longest = 0.0
     gaps: list[tuple[float, float]] = []
     for gap_start, gap_end in itertools.pairwise(boundaries):
@@ -101,8 +133,8 @@ def write_unavailability(
         longest_gap_s=longest,
         total_s=sum(end - start for start, end in gaps),
         gaps=tuple(gaps),
-        # still out at the end: the counted outage runs into the unacknowledged last writes
-        recovered=not (tail_unacknowledged and gaps and gaps[-1][1] == last_write_end),
+        # still out at the end: the counted outage runs into the unacknowledged last ones
+        recovered=not (tail_unacknowledged and gaps and gaps[-1][1] == last_end),
     )
 
 

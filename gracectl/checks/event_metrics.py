@@ -22,6 +22,7 @@ from gracectl.checks.events import (
     failed_events_present,
     indeterminate_event_ids,
     out_of_order_events,
+    produce_unavailability,
     recovery_s,
     stored_event_ids,
     unconsumed_events,
@@ -48,6 +49,7 @@ EVENT_METRIC_NAMES: tuple[str, ...] = (
     "recovered_indeterminate_events",
     "failed_events_present",
     "recovery_s",
+    "produce_unavailable_longest_s",
     "produces_in_fault",
     "late_fraction",
     "consumed_events",
@@ -89,6 +91,8 @@ class EventMetrics(BaseModel):
     duplicates: dict[EventId, int]  # id -> copies in the final read (> 1 only)
     order_violations: tuple[OrderViolation, ...]
     recovery_s: float | None
+    #: The longest time without an acknowledged produce, touching a fault window.
+    produce_unavailable_longest_s: float | None
     produces_in_fault: int
     generator: GeneratorHealth
     consumption: ConsumptionReport | None = None
@@ -120,6 +124,7 @@ class EventMetrics(BaseModel):
             "recovered_indeterminate_events": len(self.indeterminate & self.stored),
             "failed_events_present": len(self.failed_present),
             "recovery_s": self.recovery_s,
+            "produce_unavailable_longest_s": self.produce_unavailable_longest_s,
             "produces_in_fault": self.produces_in_fault,
             "late_fraction": self.generator.late_fraction,
             "consumed_events": None if consumption is None else consumption.consumed_events,
@@ -199,6 +204,7 @@ def event_metrics(
         duplicates=duplicate_events(final_read),
         order_violations=out_of_order_events(final_read),
         recovery_s=recovery_s(produces(), union),
+        produce_unavailable_longest_s=produce_unavailability(produces(), union).longest_gap_s,
         produces_in_fault=count_produces_in_fault(produces(), union),
         generator=_producer_health(produces, union),
         consumption=(

@@ -11,6 +11,7 @@ from gracectl.checks.policy import CheckPolicy, late_reason
 
 UNMEASURED_EVENT_REASONS: dict[str, str] = {
     "recovery_s": "no acknowledged produce after the fault",
+    "produce_unavailable_longest_s": "no produce at all",
     "late_fraction": "no produce in the history",
     **dict.fromkeys(
         ("consumed_events", "unconsumed_events", "duplicate_deliveries"),
@@ -39,7 +40,8 @@ def event_inconclusive_reason(
     name: str, values: dict[str, MetricValue], metrics: EventMetrics, policy: CheckPolicy
 ) -> str | None:
     """Why the event metric `name` cannot be judged, or None when it can."""
-    if name == "recovery_s" and not metrics.faults.intervals:
+    timing = name in ("recovery_s", "produce_unavailable_longest_s")
+    if timing and not metrics.faults.intervals:
         return "no fault window in the history"
     if values[name] is None:
         return UNMEASURED_EVENT_REASONS.get(name, f"{name} could not be measured")
@@ -58,7 +60,7 @@ def event_inconclusive_reason(
         and projections.live_keys + projections.replayed_keys == 0
     ):
         return "both projections are empty: nothing compared"
-    if name == "recovery_s":
+    if timing:
         late = late_reason(metrics.generator.late_fraction, policy)
         if late is not None:
             return late

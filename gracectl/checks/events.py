@@ -13,10 +13,16 @@ Each function makes one pass over what it is given; nothing here does I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from pydantic import BaseModel, ConfigDict
 
+from gracectl.checks.availability import (
+    WriteUnavailability,
+    ack_gaps,
+    first_ack_after,
+    slowest_recovery,
+)
 from gracectl.checks.windows import FaultUnion, fault_union
 from gracectl.history import EventId, EventOp, EventRead, FaultWindow
 
@@ -173,6 +179,10 @@ def unconsumed_events(
     return frozenset(expected) - consumed
 
 
+def _ok_produces(produces: Iterable[EventOp]) -> Iterator[tuple[float, float]]:
+    return ((op.start, op.end) for op in produces if op.op == "produce" and op.outcome == "ok")
+
+
 def time_to_first_produce_s(produces: Iterable[EventOp], since: float) -> float | None:
     """Seconds from `since` to the acknowledgement (`end`) of the first `ok` produce sent
     (`start`) at or after `since`; None when there is none.
@@ -180,23 +190,30 @@ def time_to_first_produce_s(produces: Iterable[EventOp], since: float) -> float 
     Produces sent before `since` do not count even if acknowledged after it: the broker may
     have taken them before the fault did anything.
     """
-    acks = (
-        op.end for op in produces if op.op == "produce" and op.outcome == "ok" and op.start >= since
-    )
-    first_ack = min(acks, default=None)
-    return None if first_ack is None else first_ack - since
+    return first_ack_after(_ok_produces(produces), [since])[0]
 
 
 def recovery_s(
     produces: Iterable[EventOp], faults: FaultUnion | Iterable[FaultWindow]
 ) -> float | None:
-    """Time until producing succeeds again: `time_to_first_produce_s` from the start of the
-    first fault. None when there is no fault or no produce succeeded after it."""
+    """Time until producing succeeds again, for the slowest fault (`slowest_recovery`).
+    None when there is no fault or no produce succeeded after one."""
     union = faults if isinstance(faults, FaultUnion) else fault_union(faults)
-    first_start = union.first_start
-    if first_start is None:
-        return None
-    return time_to_first_produce_s(produces, first_start)
+    return slowest_recovery(_ok_produces(produces), union)
+
+
+def produce_unavailability(
+    produces: Iterable[EventOp], faults: FaultUnion | Iterable[FaultWindow]
+) -> WriteUnavailability:
+    """Gaps without any acknowledged produce that touch a fault window (`ack_gaps`).
+
+    For a fault that stops and restarts the bus, recovery from the fault's start says little
+    (sends that left just before the stop still succeed); the longest gap is the outage.
+    """
+    union = faults if isinstance(faults, FaultUnion) else fault_union(faults)
+    return ack_gaps(
+        ((op.end, op.outcome == "ok") for op in produces if op.op == "produce"), union
+    )
 
 
 def count_produces_in_fault(produces: Iterable[EventOp], faults: FaultUnion) -> int:

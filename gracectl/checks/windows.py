@@ -47,6 +47,9 @@ class FaultUnion(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     intervals: tuple[Interval, ...] = ()
+    #: The start of every fault window before merging, sorted: a later fault inside an
+    #: earlier one's window still has its own recovery to measure.
+    starts: tuple[float, ...] = ()
 
     @property
     def first_start(self) -> float | None:
@@ -88,4 +91,4 @@ def fault_union(faults: Iterable[FaultWindow]) -> FaultUnion:
             merged[-1] = Interval(start=last.start, end=max(last.end, interval.end))
         else:
             merged.append(interval)
-    return FaultUnion(intervals=tuple(merged))
+    return FaultUnion(intervals=tuple(merged), starts=tuple(i.start for i in ordered))

@@ -66,6 +66,7 @@ HEADLINE_METRICS = (
     "duplicate_events",
     "out_of_order_events",
     "recovery_s",
+    "produce_unavailable_longest_s",
     "unconsumed_events",
     "replay_matches",
     "replayed_events",

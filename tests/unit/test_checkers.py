@@ -277,6 +277,23 @@ def test_rto_counts_from_the_first_of_overlapping_faults() -> None:
     assert time_to_first_write_s(ops, since=12.0) == pytest.approx(3.0)
 
 
+def test_rto_is_the_slowest_recovery_of_each_fault_not_from_the_first_only() -> None:
+    # Frozen replication from 4 s leaves writes working; the leader killed at 8 s stops them
+    # until 12.2 s. Measured from the first fault only, RTO would be ~0.
+    ops = [
+        *steady_writes(0, 8, 0.1, ok_always),
+        *steady_writes(8, 20, 0.1, down_between(8, 12.2)),
+    ]
+    union = fault_union([fault(4, 16), fault(8, 9)])
+    assert union.starts == (4, 8)
+    assert rto_s(ops, union) == pytest.approx(4.21, abs=0.02)
+
+
+def test_rto_is_none_when_a_later_fault_never_recovers() -> None:
+    ops = steady_writes(0, 20, 0.1, down_between(15, 99))
+    assert rto_s(ops, fault_union([fault(5, 6), fault(15, None)])) is None
+
+
 def test_rto_picks_the_earliest_acknowledgement_not_the_earliest_send() -> None:
     ops = [write(1, 11.0, duration=5.0), write(2, 12.0, duration=1.0)]
     assert rto_s(ops, fault_union([fault(10, 20)])) == pytest.approx(3.0)

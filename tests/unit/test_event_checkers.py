@@ -43,7 +43,7 @@ from gracectl.checks import (
     unexpected_events,
     verdict,
 )
-from gracectl.checks.events import time_to_first_produce_s
+from gracectl.checks.events import produce_unavailability, time_to_first_produce_s
 from gracectl.checks.windows import fault_union
 from gracectl.history import (
     EventId,
@@ -677,3 +677,17 @@ def test_an_invariant_on_the_other_kind_of_run_is_inconclusive() -> None:
     )
     assert write_finding.status == "inconclusive"
     assert "not measured in a database run" in write_finding.reason
+
+
+def test_restart_outage_is_the_longest_produce_gap_not_recovery_from_the_fault_start() -> None:
+    # The restart fault starts at 5 s, but the bus goes down only at 6 s (sends before that
+    # still succeed) and is back at 9.5 s: recovery from the start says ~0, the gap 3.5 s.
+    history = [
+        produce(i, i * 0.1, "ok" if not 6.0 <= i * 0.1 < 9.5 else "fail", duration=0.01)
+        for i in range(150)
+    ]
+    windows = [FaultWindow(name="bus.restart_all", target="bus", start=5.0, end=10.0)]
+    assert recovery_s(history, windows) == pytest.approx(0.01)
+    gap = produce_unavailability(history, windows)
+    assert gap.longest_gap_s == pytest.approx(3.6, abs=0.02)  # last ack 5.91 -> 9.51
+    assert produce_unavailability(history, []).longest_gap_s is None
