@@ -8,8 +8,10 @@ from pathlib import Path
 
 from gracectl.bus import open_bus
 from gracectl.checks.event_metrics import event_metrics
+from gracectl.checks.events import event_id_label
 from gracectl.checks.metrics import history_metrics
 from gracectl.checks.replay import compare_projections, projection, replay_matches
+from gracectl.checks.timeseries import per_second_series
 from gracectl.checks.verdict import SAFETY_INVARIANTS, Finding, verdict
 from gracectl.checks.verdict import evaluate as judge_all
 from gracectl.event_workload import stored_event_read
@@ -51,6 +53,7 @@ def evaluate(
     findings = judge_all(metrics, scenario.invariants or SAFETY_INVARIANTS)
     journal.metrics = dict(metrics.as_dict())
     journal.lost_acked_ids = sorted(metrics.write_set.lost_acked_ids)[:1000]
+    journal.timeseries = per_second_series(operations(history))
     _record_verdict(journal, windows, findings)
 
 
@@ -109,4 +112,9 @@ def evaluate_events(
     )
     findings = judge_all(metrics, scenario.invariants or None)
     journal.metrics.update(metrics.as_dict())
+    journal.timeseries = per_second_series(
+        op for op in event_ops(history) if op.op == "produce"
+    )
+    lost = sorted(metrics.lost_acked)[:1000]
+    journal.lost_acked_events_sample = [event_id_label(event_id) for event_id in lost]
     _record_verdict(journal, windows, findings)

@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from gracectl.checks.timeseries import OperationSeries
 from gracectl.errors import ConfigError
+from gracectl.machine import MachineInfo
 
 JOURNAL_VERSION = 1
 RunStatus = Literal["completed", "failed", "aborted", "interrupted"]
@@ -45,6 +47,7 @@ class SteadyState(BaseModel):
 
 
 class Journal(BaseModel):
+    kind: Literal["chaos"] = "chaos"  # journals written before kinds existed have none
     version: int = JOURNAL_VERSION
     scenario: dict[str, Any]
     status: RunStatus = "completed"
@@ -61,14 +64,29 @@ class Journal(BaseModel):
     findings: list[FindingRecord] = []
     # The acknowledged ids the final read did not find (first 1000): the evidence of a loss.
     lost_acked_ids: list[int] = []
+    # Event runs: the acknowledged events the final read did not find, "producer:seq"
+    # (first 1000 in producer, seq order).
+    lost_acked_events_sample: list[str] = []
     verdict: Verdict = "inconclusive"
     reason: str = ""
     history_path: str = ""
     locust_stats_path: str = ""
+    machine: MachineInfo | None = None
+    # Per-second throughput and latency, so reports can plot the run without its history.
+    timeseries: list[OperationSeries] = []
 
     @property
     def duration_s(self) -> float | None:
         return None if self.end is None else self.end - self.start
+
+    def exit_code(self) -> int:
+        """0 every invariant passed, 1 one failed (or the rollback did), 3 aborted,
+        interrupted or inconclusive."""
+        if self.status in ("aborted", "interrupted"):
+            return 3
+        if self.status == "failed" or self.verdict == "fail":
+            return 1
+        return 0 if self.verdict == "pass" else 3
 
     def result(self) -> dict[str, Any]:
         """The object `--json` prints."""
@@ -84,6 +102,7 @@ class Journal(BaseModel):
             },
             "findings": [f.model_dump() for f in self.findings],
             "lost_acked_ids": self.lost_acked_ids,
+            "lost_acked_events_sample": self.lost_acked_events_sample,
             "history_path": self.history_path,
         }
 

@@ -28,6 +28,7 @@ from gracectl.history import FaultWindow
 from gracectl.journal import ActionRecord, Journal, SteadyState
 from gracectl.layout import Layout
 from gracectl.loads import PostgresLoad, RunLoad, start_load
+from gracectl.machine import this_machine
 from gracectl.processes import ProcessRecord, record
 from gracectl.scenario import FaultStep, Scenario
 from gracectl.status import StackStatus
@@ -124,6 +125,7 @@ def run_scenario(settings: Settings, scenario: Scenario, notify: Notify = log.in
         bus=settings.bus,
         replication_mode=scenario.replication_mode or settings.postgres.replication_mode,
         history_path=str(run_dir / "history"),
+        machine=this_machine(),
     )
     run = _Run(settings, scenario, journal, run_dir, notify, owner=record("gracectl", os.getpid()))
     with _signals_interrupt():

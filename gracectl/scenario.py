@@ -21,6 +21,7 @@ FaultName = Literal[
     "postgres.kill_leader",
     "postgres.kill_leader_postmaster",
     "postgres.pause_replication",
+    "redis.pause_replication",
     "node.kill",
     "node.pause",
     "node.restart",
@@ -33,7 +34,7 @@ TARGETED_FAULTS = {"node.kill", "node.pause", "node.restart"}
 # Faults that only make sense with an event load.
 EVENT_FAULTS = {"kafka.kill_partition_leader", "events.kill_consumer"}
 # Faults that last `duration_s` and then heal themselves within the run.
-TIMED_FAULTS = {"node.pause", "postgres.pause_replication"}
+TIMED_FAULTS = {"node.pause", "postgres.pause_replication", "redis.pause_replication"}
 SteadyProbe = Literal["all_members_running", "postgres_writable", "replicas_streaming"]
 
 

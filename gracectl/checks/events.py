@@ -39,6 +39,12 @@ def offset_sort_key(offset: str) -> tuple[int, ...]:
         raise ValueError(f"not a Kafka offset or Redis stream id: {offset!r}") from None
 
 
+def event_id_label(event_id: EventId) -> str:
+    """How journals name an event: "producer-0:41" (a producer name holds no colon)."""
+    producer, seq = event_id
+    return f"{producer}:{seq}"
+
+
 def _produce_ids(produces: Iterable[EventOp], outcome: str | None = None) -> set[EventId]:
     return {
         op.event_id

@@ -19,6 +19,7 @@ from gracectl.config import Settings
 from gracectl.errors import ConfigError, GracectlError
 from gracectl.faults.kafka_leader import kafka_partition_leader
 from gracectl.faults.ledger import AppliedFault, FaultAction, Ledger, new_fault
+from gracectl.faults.redis_link import drop_replica_links
 from gracectl.layout import Layout
 from gracectl.processes import ProcessRecord, processes_mentioning, record
 from gracectl.status import ComponentStatus, StackStatus
@@ -205,6 +206,43 @@ def pause_replication(ctx: FaultContext, target: str | None) -> AppliedFault:
     )
 
 
+def pause_redis_replication(ctx: FaultContext, target: str | None) -> AppliedFault:
+    """Hold Redis replication back: SIGSTOP every replica, then drop their links on the
+    master, which keeps acknowledging writes (Redis replication is asynchronous).
+
+    Stopping the replicas alone holds nothing back: the master keeps writing into their
+    sockets, and loopback buffers take ~4 MB (measured), minutes of events, all read on
+    SIGCONT. With the links closed and the replicas unable to reconnect, the stream stays in
+    the master's memory only, as `pause_replication` keeps WAL on the PostgreSQL leader.
+    Healing resumes the replicas: they resync from the master's backlog, or, the master gone,
+    Sentinel promotes one of them without what the master acknowledged meanwhile."""
+    master = resolve_target(ctx.status, "redis:master")
+    replicas = [
+        c for c in ctx.status.components
+        if c.kind == "redis" and c.name != master.name and c.state != "stopped"
+    ]  # fmt: skip
+    if not replicas:
+        raise GracectlError(
+            "redis.pause_replication: no running Redis replica",
+            hint="the dev and ha profiles run Redis replicas; see `gracectl status`",
+        )
+    names = ",".join(r.name for r in replicas)
+    processes = [p for r in replicas for p in node_processes(ctx, r)]
+    # Recorded (and resumed when healed) as one fault on every replica at once.
+    applied = _apply(
+        ctx,
+        "redis.pause_replication",
+        replicas[0].model_copy(update={"name": names}),
+        "paused",
+        processes,
+        signal.SIGSTOP,
+        restart_program=None,
+    )
+    dropped = drop_replica_links(ctx, master)
+    log.info("redis.pause_replication: %s dropped %d replica link(s)", master.name, dropped)
+    return applied
+
+
 def restart_node(ctx: FaultContext, target: str | None) -> AppliedFault:
     assert target is not None
     node = resolve_target(ctx.status, target)
@@ -283,6 +321,7 @@ REGISTRY: dict[str, Callable[[FaultContext, str | None], AppliedFault]] = {
     "postgres.kill_leader": kill_leader,
     "postgres.kill_leader_postmaster": kill_leader_postmaster,
     "postgres.pause_replication": pause_replication,
+    "redis.pause_replication": pause_redis_replication,
     "node.kill": kill_target,
     "node.pause": pause_node,
     "node.restart": restart_node,

@@ -10,6 +10,7 @@ from gracectl.processes import ProcessRecord, live_process, record
 from gracectl.waiting import wait_until
 
 pytestmark = pytest.mark.unit
+_EMPTY = ProcessRecord(name="none", pid=0, create_time=0.0, cmdline=())
 
 
 def test_identity_survives_a_new_title_and_ends_with_the_process() -> None:
@@ -17,6 +18,8 @@ def test_identity_survives_a_new_title_and_ends_with_the_process() -> None:
     # the PID and start time stay: it is still the same process to resume or reap.
     proc = subprocess.Popen(["sh", "-c", "sleep 0.3; exec sleep 30"])
     try:
+        # Right after fork the child may not have exec'd `sh` yet (an empty command line).
+        assert wait_until(lambda: bool((record("x", proc.pid) or _EMPTY).cmdline), 5)
         rec = record("probe", proc.pid)
         assert rec is not None
         assert rec.cmdline[0] == "sh"
