@@ -34,7 +34,7 @@ def validate(scenario_file: Annotated[Path, typer.Argument(help="A scenario YAML
     scenario = load_scenario(scenario_file)
     console.print(
         f"{scenario_file}: valid scenario {scenario.name!r} "
-        f"({len(scenario.faults)} fault(s), {scenario.load.duration_s:g} s of load)"
+        f"({len(scenario.faults)} fault(s), {scenario.duration_s:g} s of load)"
     )
 
 
