@@ -28,8 +28,12 @@ class EventPayload(BaseModel):
     seq: int
     key: str
 
-    def to_json(self) -> str:
-        return self.model_dump_json()
+    def to_json(self, size: int = 0) -> str:
+        """The JSON text; with `size`, padded (a "pad" field) to that many bytes when there is
+        room for the field."""
+        text = self.model_dump_json()
+        room = size - len(text) - len(',"pad":""')
+        return text if room < 0 else f'{text[:-1]},"pad":"{"x" * room}"}}'
 
 
 def parse_payload(value: str) -> EventPayload | None:

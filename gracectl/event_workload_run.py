@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 
 from gracectl.bus import Ack, EventBus, open_bus
+from gracectl.bus.kafka_bus import KafkaBus
 from gracectl.bus.redis_streams import RedisStreamsBus
 from gracectl.errors import GracectlError
 from gracectl.event_workload_read import EventPayload, parse_payload, partition_label
@@ -46,16 +47,27 @@ CONSUME_WAIT_S = 0.5
 #: Consumers end at most this long after their drain even if events keep coming.
 CONSUMER_HARD_STOP_S = 30.0
 CHILD_EXIT_GRACE_S = 5.0
+#: A producer waiting for its next send serves answers at least this often.
+POLL_MAX_S = 0.1
+POLL_MIN_S = 0.001
+#: Kafka batches what producers send within this window (librdkafka's and, since Kafka 4.0,
+#: the Java producer's default): without it each event is its own produce request.
+KAFKA_LINGER_MS = 5
+#: Stopped by SIGTERM: wait at most this long for the last answers (LoadProcess gives 10 s).
+STOP_FLUSH_S = 2.0
 
 
 def open_topic_bus(spec: EventWorkloadSpec) -> EventBus:
     bus = open_bus(os.environ, topic=spec.topic)
     if isinstance(bus, RedisStreamsBus):
         bus.claim_idle_ms = int(spec.claim_idle_s * 1000)
+    if isinstance(bus, KafkaBus):
+        bus.linger_ms = KAFKA_LINGER_MS
     return bus
 
 
 STARTUP_TIMEOUT_S = 15.0
+
 
 # -- producers -----------------------------------------------------------------------------
 class StartLine:
@@ -77,6 +89,42 @@ class StartLine:
             return self._t0
 
 
+class InFlight:
+    """A producer's events sent but not yet answered, each recorded exactly once: when its
+    Ack arrives (`end` = that moment), or as indeterminate when the producer gives up
+    waiting (`abandon`); an Ack arriving after that is ignored."""
+
+    def __init__(
+        self, spec: EventWorkloadSpec, name: str, bus: EventBus, out: HistoryWriter
+    ) -> None:
+        self.spec = spec
+        self.name = name
+        self.bus = bus
+        self.out = out
+        self._pending: dict[int, tuple[EventPayload, float, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def send(self, payload: EventPayload, intended: float) -> None:
+        start = time.time()
+        self._pending[payload.seq] = (payload, intended, start)
+        value = payload.to_json(self.spec.payload_bytes)
+        self.bus.produce_async(payload.key, value, partial(self._answered, payload.seq))
+
+    def _answered(self, seq: int, ack: Ack) -> None:
+        entry = self._pending.pop(seq, None)
+        if entry is not None:
+            payload, intended, start = entry
+            self.out.append(produce_op(self.spec, self.name, payload, ack, intended, start))
+
+    def abandon(self, why: str) -> int:
+        """Record every event still unanswered as indeterminate (it may land later)."""
+        left = sorted(self._pending)
+        for seq in left:
+            self._answered(seq, Ack("indeterminate", error=why))
+        return len(left)
+
 
 def produce_schedule(
     spec: EventWorkloadSpec,
@@ -87,12 +135,18 @@ def produce_schedule(
 ) -> None:
     """One producer thread: its own bus, its own history file. The schedule starts once
     every producer has connected and fetched metadata, so connection set-up (a second or
-    more for Kafka) is not counted as the generator running late."""
+    more for Kafka) is not counted as the generator running late.
+
+    Sends do not wait for their answer (EventBus.produce_async; Redis Streams answers at
+    once): between sends the thread serves the answers that arrive. After the schedule it
+    waits up to op_timeout_s for the last answers; events still unanswered are
+    indeterminate."""
     name = f"producer-{index}"
     interval = 1.0 / spec.rate_per_producer
     sent = 0
     with open_topic_bus(spec) as bus:
         bus.partitions(spec.topic)
+        in_flight = InFlight(spec, name, bus, out)
         t0 = start_line.wait()
         start_at = t0 + interval * index / spec.producers
         run_end = start_at + spec.duration_s
@@ -104,9 +158,14 @@ def produce_schedule(
             key = f"k{(seq * spec.producers + index) % spec.keys}"
             now = time.time()
             if intended > now:
-                if stop.wait(intended - now):
-                    break
-            elif now > run_end + spec.op_timeout_s:
+                wait_s = min(intended - now, POLL_MAX_S)
+                if in_flight:
+                    # poll's timeout is in whole ms: a shorter one would not wait at all.
+                    bus.poll(max(wait_s, POLL_MIN_S))
+                else:
+                    stop.wait(wait_s)
+                continue
+            if now > run_end + spec.op_timeout_s:
                 out.append(EventOp(
                     worker=name, op="produce", key=key, seq=seq, partition="",
                     intended=intended, start=now, end=now, outcome="fail",
@@ -114,17 +173,18 @@ def produce_schedule(
                 ))  # fmt: skip
                 seq += 1
                 continue
-            payload = EventPayload(producer=name, seq=seq, key=key)
-            start = time.time()
-            ack = bus.produce(key, payload.to_json(), timeout_s=spec.op_timeout_s)
-            out.append(produce_op(bus, spec, name, payload, ack, intended, start))
+            in_flight.send(EventPayload(producer=name, seq=seq, key=key), intended)
+            bus.poll(0)
             sent += 1
             seq += 1
-    log.info("%s sent %d events (%d planned)", name, sent, seq)
+        flush_s = min(spec.op_timeout_s, STOP_FLUSH_S) if stop.is_set() else spec.op_timeout_s
+        bus.flush(flush_s)
+        unanswered = in_flight.abandon(f"no answer within {flush_s:g} s after the last send")
+    log.info("%s sent %d events (%d planned), %d unanswered at the end",
+             name, sent, seq, unanswered)  # fmt: skip
 
 
 def produce_op(
-    bus: EventBus,
     spec: EventWorkloadSpec,
     name: str,
     payload: EventPayload,
@@ -132,6 +192,7 @@ def produce_op(
     intended: float,
     start: float,
 ) -> EventOp:
+    """The history record of one produce, made when its answer arrives (`end` = now)."""
     partition = "" if ack.partition is None else partition_label(spec.topic, ack.partition)
     return EventOp(
         worker=name, op="produce", key=payload.key, seq=payload.seq, partition=partition,

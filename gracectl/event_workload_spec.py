@@ -44,6 +44,8 @@ class EventWorkloadSpec(BaseModel):
     op_timeout_s: float = Field(2.0, gt=0, le=60)
     late_tolerance_s: float = Field(0.05, ge=0)
     keys: int = Field(16, ge=1, le=1_000_000)  # distinct keys (for projections)
+    #: Pad each event's value (JSON) to this many bytes; 0: no padding (~50 bytes).
+    payload_bytes: int = Field(0, ge=0, le=1_000_000)
     #: After the producers end, consumers read on until a read comes back empty this long
     #: after it, so a dead consumer's pending events can be taken over.
     drain_s: float = Field(5.0, ge=0, le=600)

@@ -92,10 +92,12 @@ class PostgresLoad:
 class EventsLoad:
     """Sequence-numbered events produced on the bus, optionally consumed in a group."""
 
-    def __init__(self, run_dir: Path, load: EventLoad, settings: Settings) -> None:
+    def __init__(self, run_dir: Path, load: EventLoad, settings: Settings, bus: str) -> None:
         self.settings = settings
         self.load = load
-        self.env = stack.connection_env(settings)
+        # The scenario's bus may differ from the stack's default (Redis Streams on a stack
+        # that runs Kafka too): the load, the final read and the replay all use this one.
+        self.env = {**stack.connection_env(settings), "GRACE_BUS": bus}
         # Producer names and sequences restart every run: a fresh topic and group per run
         # keep an earlier run's events out of this run's final read.
         suffix = time.strftime("%Y%m%d%H%M%S")
@@ -107,11 +109,11 @@ class EventsLoad:
             duration_s=load.duration_s, op_timeout_s=load.op_timeout_s, keys=load.keys,
             late_tolerance_s=load.late_tolerance_s,
             # A dead Kafka consumer's partitions move only after its session timeout (10 s).
-            drain_s=15.0 if settings.bus == "kafka" else 5.0,
+            drain_s=15.0 if bus == "kafka" else 5.0,
         )
         self.description = (
             f"{load.producers} producers at {load.produce_rate:g} events/s, "
-            f"{load.consumers} consumers, on {settings.bus} topic {self.event_topic} for "
+            f"{load.consumers} consumers, on {bus} topic {self.event_topic} for "
             f"{load.duration_s:g} s"
         )
         self.started_at = time.time()
@@ -148,5 +150,5 @@ class EventsLoad:
 
 def start_load(run_dir: Path, scenario: Scenario, settings: Settings) -> RunLoad:
     if scenario.events is not None:
-        return EventsLoad(run_dir, scenario.events, settings)
+        return EventsLoad(run_dir, scenario.events, settings, scenario.bus or settings.bus)
     return PostgresLoad(run_dir, scenario, settings)

@@ -9,6 +9,7 @@ APT_PACKAGES=(
   postgresql-15 postgresql-client-15 etcd-server etcd-client haproxy
   redis-server redis-sentinel python3-venv python3-dev wrk procps iproute2
   openjdk-17-jre-headless maven
+  chromium  # the HTML report's test opens it headless
 )
 VENV=${GRACECTL_VENV:-.venv}
 PATRONI_VENV=${GRACECTL_PATRONI_VENV:-/opt/gracectl/patroni}

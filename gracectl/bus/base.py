@@ -1,17 +1,19 @@
 """The event-bus client interface: what a producer, a consumer group and an auditor need from
 the stack's bus, whichever it is (Kafka or Redis Streams).
 
-The I/O is blocking and simple on purpose. confluent-kafka's poll/flush are C calls that block
-every gevent greenlet of the process (FIELD-NOTES), so an `EventBus` must NOT be used inside
-gevent greenlets (Locust users): load generation with it runs in plain threads, or in its own
-process. One `EventBus` instance is not thread-safe either; give each thread its own.
+The I/O is blocking and simple on purpose (`produce_async` only defers the wait: its outcome
+is reported from `poll` / `flush`, in the calling thread). confluent-kafka's poll/flush are C
+calls that block every gevent greenlet of the process (FIELD-NOTES), so an `EventBus` must
+NOT be used inside gevent greenlets (Locust users): load generation with it runs in plain
+threads, or in its own process. One `EventBus` instance is not thread-safe either; give each
+thread its own.
 """
 
 from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Literal, Self
@@ -92,6 +94,31 @@ class EventBus(abc.ABC):
     ) -> Ack:
         """Write one event and wait for the bus's answer. Never raises for a refused or lost
         write: that is what the Ack says. `partition` None: chosen from the key."""
+
+    def produce_async(
+        self,
+        key: str,
+        value: str,
+        on_ack: Callable[[Ack], None],
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+    ) -> None:
+        """Send one event without waiting for the bus's answer: `on_ack` gets the Ack once
+        the bus reports it, from a later `poll` or `flush` in this same thread (or at once
+        when the event certainly was not sent). An event never reported (see `flush`) has
+        an unknown outcome. This default is synchronous: `produce`, then `on_ack` at once."""
+        on_ack(self.produce(key, value, topic=topic, partition=partition))
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        """Deliver the answers that have arrived to their `on_ack` callbacks, waiting up to
+        `timeout_s` for the first one; how many were delivered."""
+        return 0
+
+    def flush(self, timeout_s: float) -> int:
+        """Wait up to `timeout_s` until every event sent with `produce_async` is answered
+        (callbacks run); how many are still unanswered."""
+        return 0
 
     @abc.abstractmethod
     def consume(

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -55,6 +55,16 @@ def ack_status(err: KafkaError) -> str:
     return "fail" if err.code() in DEFINITE_FAILURES else "indeterminate"
 
 
+def delivery_ack(err: KafkaError | None, msg: Message) -> Ack:
+    """The Ack of one delivery report."""
+    if err is not None:
+        status = ack_status(err)
+        return Ack("fail" if status == "fail" else "indeterminate", error=err.str())
+    return Ack(
+        "ok", partition=msg.partition(), offset=str(msg.offset()), timestamp_ms=msg.timestamp()[1]
+    )
+
+
 class KafkaBus(EventBus):
     kind = "kafka"
 
@@ -67,14 +77,18 @@ class KafkaBus(EventBus):
         min_insync_replicas: int | None = None,
         enable_idempotence: bool = True,
         delivery_timeout_ms: int = 30_000,
+        linger_ms: int = 0,
     ) -> None:
-        """`replication_factor` / `min_insync_replicas` None: the brokers' defaults."""
+        """`replication_factor` / `min_insync_replicas` None: the brokers' defaults.
+        `linger_ms`: how long the producer holds events to batch them (0 suits `produce`,
+        which waits for each event; `produce_async` at high rates wants a few ms)."""
         super().__init__(topic)
         self.bootstrap = bootstrap
         self.replication_factor = replication_factor
         self.min_insync_replicas = min_insync_replicas
         self.enable_idempotence = enable_idempotence
         self.delivery_timeout_ms = delivery_timeout_ms
+        self.linger_ms = linger_ms
         self._admin: AdminClient | None = None
         self._producer: Producer | None = None
         self._members: dict[tuple[str, str, str], Consumer] = {}
@@ -150,7 +164,7 @@ class KafkaBus(EventBus):
                         "enable.idempotence": self.enable_idempotence,
                         "delivery.timeout.ms": self.delivery_timeout_ms,
                         "request.timeout.ms": min(30_000, self.delivery_timeout_ms),
-                        "linger.ms": 0,
+                        "linger.ms": self.linger_ms,
                     }
                 )
             )
@@ -185,16 +199,42 @@ class KafkaBus(EventBus):
             producer.poll(min(remaining, 0.5))
         if not reports:  # still queued or in flight: it may land later
             return Ack("indeterminate", error=f"no delivery report within {wait_s:.1f} s")
-        err, msg = reports[0]
-        if err is not None:
-            status = ack_status(err)
-            return Ack("fail" if status == "fail" else "indeterminate", error=err.str())
-        return Ack(
-            "ok",
-            partition=msg.partition(),
-            offset=str(msg.offset()),
-            timestamp_ms=msg.timestamp()[1],
-        )
+        return delivery_ack(*reports[0])
+
+    def produce_async(
+        self,
+        key: str,
+        value: str,
+        on_ack: Callable[[Ack], None],
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+    ) -> None:
+        """Queue the event in librdkafka; its delivery report (acks=all, after librdkafka's
+        own retries, up to delivery_timeout_ms) reaches `on_ack` from `poll` or `flush`."""
+        producer = self._producer_client()
+        try:
+            producer.produce(
+                self._topic(topic),
+                value=value.encode(),
+                key=key.encode(),
+                partition=-1 if partition is None else partition,
+                on_delivery=lambda err, msg: on_ack(delivery_ack(err, msg)),
+            )
+        except BufferError as exc:  # nothing was sent
+            on_ack(Ack("fail", error=f"local queue full: {exc}"))
+        except KafkaException as exc:
+            on_ack(Ack("fail", error=str(exc.args[0] if exc.args else exc)))
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        if self._producer is None:
+            return 0
+        return int(self._producer.poll(timeout_s))
+
+    def flush(self, timeout_s: float) -> int:
+        if self._producer is None:
+            return 0
+        return int(self._producer.flush(timeout_s))
 
     # -- consumer groups -------------------------------------------------------------------
     def _member(self, group: str, consumer: str, topic: str) -> Consumer:

@@ -51,9 +51,14 @@ class StepResult(BaseModel):
     ok: int
     errors: int
     late: int  # sends that left later than the tolerance after their planned time
+    #: Of `late`: sends whose user was idle at the planned time, so the generator itself
+    #: (its CPU, its event loop) held them back, not a slow answer to the previous request.
+    late_generator: int = 0
     p50_ms: float | None = None
     p99_ms: float | None = None
     p999_ms: float | None = None
+    #: The system's own time (request sent -> answer), p99: without the generator's delays.
+    service_p99_ms: float | None = None
     generator_cpu: float = 0.0  # busiest load process, fraction of one core (1.0 = saturated)
     loop_blocked_ms: float | None = None  # longest event-loop stall seen in the generator
     started: float = 0.0
@@ -96,6 +101,7 @@ class ComponentCapacity(BaseModel):
     steps: list[StepResult] = []
     native: NativeCeiling | None = None
     ratio_to_native: float | None = None  # max_sustainable_rate / native.throughput
+    native_error: str = ""  # why there is no native figure (tool missing, failed, none)
     slo: Slo = Slo()
 
 

@@ -1,4 +1,4 @@
-"""`gracectl chaos run / kill-primary / kill-node / pause` and `gracectl report`."""
+"""`gracectl chaos run / kill-primary / kill-node / pause`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from gracectl import shortcuts
 from gracectl.cli.render import console, err_console, journal_summary
 from gracectl.config import load_settings
-from gracectl.journal import Journal, read_journal
+from gracectl.journal import Journal
 from gracectl.runner import run_scenario
 from gracectl.scenario import Scenario, load_scenario
 
@@ -37,11 +37,7 @@ Mode = Annotated[
 
 
 def exit_code(journal: Journal) -> int:
-    if journal.status in ("aborted", "interrupted"):
-        return 3
-    if journal.status == "failed" or journal.verdict == "fail":
-        return 1
-    return 0 if journal.verdict == "pass" else 3
+    return journal.exit_code()
 
 
 def _run(scenario: Scenario, as_json: bool) -> None:
@@ -116,16 +112,3 @@ def pause(
         shortcuts.pause_node(node, pause_for, duration, users, rate, fault_at, replication_mode),
         as_json,
     )
-
-
-def report(
-    journal_file: Annotated[Path, typer.Argument(help="journal.json written by a run.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Re-render a run's summary from its journal alone."""
-    journal = read_journal(journal_file)
-    if as_json:
-        print(json.dumps(journal.result(), indent=2))
-    else:
-        console.print(journal_summary(journal))
-    raise typer.Exit(exit_code(journal))

@@ -10,11 +10,14 @@ import typer
 
 from gracectl import __version__
 from gracectl.cli import (
+    capacity_commands,
     chaos_commands,
     config_commands,
     replay_commands,
+    report_commands,
     scenario_commands,
     stack_commands,
+    verify_commands,
 )
 from gracectl.cli.render import err_console
 from gracectl.errors import GracectlError
@@ -33,8 +36,10 @@ app.command(epilog=EPILOG)(stack_commands.up)
 app.command(epilog=EPILOG)(stack_commands.down)
 app.command(epilog=EPILOG)(stack_commands.status)
 app.command(epilog=EPILOG)(stack_commands.env)
-app.command(epilog=chaos_commands.EXIT_HELP)(chaos_commands.report)
+app.command(epilog=report_commands.EXIT_HELP)(report_commands.report)
 app.command(epilog=replay_commands.EXIT_HELP)(replay_commands.replay)
+app.command(epilog=capacity_commands.EPILOG)(capacity_commands.capacity)
+app.command(epilog=verify_commands.EXIT_HELP)(verify_commands.verify)
 app.add_typer(config_commands.app, name="config")
 app.add_typer(scenario_commands.app, name="scenario")
 app.add_typer(chaos_commands.app, name="chaos")

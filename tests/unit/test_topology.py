@@ -37,12 +37,14 @@ def test_plan_is_deterministic_and_follows_base_port(tmp_path: Path) -> None:
 
 
 def test_taken_port_is_reported_with_node_and_hint(tmp_path: Path) -> None:
-    topo = plan(load_settings("dev", cwd=tmp_path, environ={"GRACECTL_BASE_PORT": "26000"}))
+    # A base whose third port nobody holds (benches and other runs use fixed ranges).
+    base = next(b for b in range(30000, 32000, 50) if port_is_free(b + 2))
+    topo = plan(load_settings("dev", cwd=tmp_path, environ={"GRACECTL_BASE_PORT": str(base)}))
     with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 26002))
+        holder.bind(("127.0.0.1", base + 2))
         holder.listen()
-        assert not port_is_free(26002)
-        with pytest.raises(EnvironmentProblem, match=r"port 26002 \(pg-0 postgres\)") as info:
+        assert not port_is_free(base + 2)
+        with pytest.raises(EnvironmentProblem, match=rf"port {base + 2} \(pg-0 postgres\)") as info:
             check_ports_free(topo)
         assert "base_port" in info.value.hint
         check_ports_free(topo, skip_nodes={"pg-0"})
