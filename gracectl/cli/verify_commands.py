@@ -99,6 +99,9 @@ def verify(
     target: Annotated[
         str | None, typer.Option("--target", help="A Grace HTTP endpoint for the http claims.")
     ] = None,
+    allow_remote_target: Annotated[
+        bool, typer.Option("--allow-remote-target", help="Allow a non-loopback --target.")
+    ] = False,
     quick: Annotated[
         bool,
         typer.Option(
@@ -114,13 +117,15 @@ def verify(
     load_claims(path).select(only)  # bad file or id: exit 2 before anything runs
     parsed_slo = parse_slo(slo) if slo else None
     if target is not None:
-        check_http_target(target)  # a bad or remote URL: exit 2 before anything runs
+        # a bad URL, or a remote one without the opt-in: exit 2 before anything runs
+        check_http_target(target, allow_remote_target)
     settings = load_settings()
     stack_status(settings)  # no stack: exit 3 with a hint, before anything runs
     run_dir = verify_run_dir(settings)
     journal = run_verify(
         settings, path, only=only, slo=parsed_slo, target=target, quick=quick,
         notify=lambda s: err_console.print(f"• {s}", highlight=False), run_dir=run_dir,
+        allow_remote_target=allow_remote_target,
     )  # fmt: skip
     journal_path = run_dir / JOURNAL_NAME
     if as_json:

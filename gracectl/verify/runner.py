@@ -46,6 +46,7 @@ class CapacityRunner(Protocol):
         start_rate: float | None,
         native: bool = True,
         notify: Notify = ...,
+        allow_remote_target: bool = False,
     ) -> CapacityJournal: ...
 
 
@@ -123,6 +124,7 @@ def _capacity(
     plan: CapacityPlan,
     run_dir: Path,
     notify: Notify,
+    allow_remote_target: bool = False,
 ) -> dict[str, CapacityEvidence]:
     found: dict[str, CapacityEvidence] = {}
     for component in components:
@@ -131,6 +133,7 @@ def _capacity(
             journal = run_capacity(
                 settings, [component], slo, target=target, step_s=plan.step_s,
                 max_steps=plan.max_steps, start_rate=None, native=plan.native, notify=notify,
+                **({"allow_remote_target": True} if allow_remote_target else {}),
             )  # fmt: skip
         except GracectlError as exc:
             found[component] = CapacityEvidence(None, error=f"capacity {component}: {exc.message}")
@@ -193,6 +196,7 @@ def run_verify(
     run_scenario: ScenarioRunner = chaos_runner.run_scenario,
     notify: Notify = log.info,
     run_dir: Path | None = None,
+    allow_remote_target: bool = False,
 ) -> VerifyJournal:
     """Run what the claims need, judge each claim, write `<run_dir>/journal.json`.
 
@@ -218,6 +222,7 @@ def run_verify(
         QUICK_CAPACITY if quick else FULL_CAPACITY,
         run_dir,
         notify,
+        allow_remote_target,
     )
     scenarios = _scenarios(settings, claims, run_scenario, quick, run_dir, notify)
     units = units_of(settings)
