@@ -5,7 +5,10 @@ its own JSON-lines history of EventOps. gracectl.event_workload is the caller's 
 Producer k of a producer sends event seq at t0 + seq / rate_per_producer (producers offset
 within one interval), measures latency from that planned time, flags it `late` past the
 tolerance and never skips one; a backlog still unsent op_timeout after the schedule's end
-is recorded as `fail` (not sent). SIGTERM stops everything at the next operation boundary.
+is recorded as `fail` (not sent). A send does not wait for its answer (Kafka: the acks=all
+delivery report; Redis Streams answers at once): the event is recorded when the answer
+comes, `end` being that moment, or as indeterminate if none came op_timeout after the last
+send. SIGTERM stops everything at the next operation boundary.
 """
 
 from __future__ import annotations

@@ -375,9 +375,14 @@ def pgbench_select(
     script = SELECT_SCRIPT.format(table=table)
     lo_id, hi_id = found
     command, summary, p99, threads = _run_pgbench(
-        "pgbench-select", dsn, script, clients, duration_s, {"lo_id": lo_id, "hi_id": hi_id},
+        "pgbench-select",
+        dsn,
+        script,
+        clients,
+        duration_s,
+        {"lo_id": lo_id, "hi_id": hi_id},
         bin_dir,
-    )  # fmt: skip
+    )
     return NativeCeiling(
         tool="pgbench",
         command=command,
@@ -409,9 +414,12 @@ def redis_master_address(env: Mapping[str, str]) -> tuple[str, int]:
 def _check_redis(host: str, port: int, password: str) -> None:
     """redis-benchmark spins forever on a refused connection: check it answers first."""
     client = redis.Redis(
-        host=host, port=port, password=password or None, socket_timeout=5.0,
+        host=host,
+        port=port,
+        password=password or None,
+        socket_timeout=5.0,
         socket_connect_timeout=5.0,
-    )  # fmt: skip
+    )
     try:
         client.ping()
     except redis.AuthenticationError as exc:
@@ -438,7 +446,6 @@ def _redis_benchmark(
     timeout_s: float | None,
 ) -> tuple[str, list[RedisBenchmarkRow]]:
     binary = _binary("redis-benchmark", tool)
-    _check_redis(host, port, password)
     head = [binary, "-h", host, "-p", str(port)]
     auth = ["-a", password] if password else []
     argv = [*head, *auth, *options]
@@ -467,12 +474,30 @@ def redis_benchmark(
         _positive(name, value)
     if not _REDIS_TESTS.match(tests):
         raise ConfigError(f"bad redis-benchmark tests {tests!r}", hint='e.g. "set,get"')
-    options = ["-c", str(clients), "-n", str(requests), "-t", tests, "-P", str(pipeline),
-               "--csv", "-q"]  # fmt: skip
+    options = [
+        "-c",
+        str(clients),
+        "-n",
+        str(requests),
+        "-t",
+        tests,
+        "-P",
+        str(pipeline),
+        "--csv",
+        "-q",
+    ]
+    _binary("redis-benchmark", "redis-benchmark")
+    _check_redis(host, port, password)
     command, rows = _redis_benchmark(
-        "redis-benchmark", host, port, password, options, options,
-        requests * len(tests.split(",")), timeout_s,
-    )  # fmt: skip
+        "redis-benchmark",
+        host,
+        port,
+        password,
+        options,
+        options,
+        requests * len(tests.split(",")),
+        timeout_s,
+    )
     p99s = [r.p99_ms for r in rows if r.p99_ms is not None]
     per_test = ", ".join(
         f"{r.test} {r.requests_per_s:,.0f}/s"
@@ -515,6 +540,8 @@ def redis_benchmark_xadd(
     command_words = ["XADD", stream, "*", "k", "key", "v"]
     options = [*common, *command_words, "x" * max(1, payload_bytes)]
     shown_tail = [*common, *command_words, f"<{max(1, payload_bytes)} bytes>"]
+    _binary("redis-benchmark", "redis-benchmark")
+    _check_redis(host, port, password)
     _delete_key(host, port, password, stream)
     try:
         command, rows = _redis_benchmark(
@@ -532,14 +559,23 @@ def redis_benchmark_xadd(
         detail=(
             f"XADD of a {payload_bytes}-byte value to one stream; {clients} clients, "
             f"pipeline {pipeline}, {requests} requests"
-            + (f"; p50 {row.p50_ms:g} ms, max {row.max_ms:g} ms" if row.p50_ms is not None
-               and row.max_ms is not None else "")
+            + (
+                f"; p50 {row.p50_ms:g} ms, max {row.max_ms:g} ms"
+                if row.p50_ms is not None and row.max_ms is not None
+                else ""
+            )
         ),
-    )  # fmt: skip
+    )
 
 
 def _delete_key(host: str, port: int, password: str, key: str) -> None:
-    client = redis.Redis(host=host, port=port, password=password or None, socket_timeout=5.0)
+    client = redis.Redis(
+        host=host,
+        port=port,
+        password=password or None,
+        socket_timeout=5.0,
+        socket_connect_timeout=5.0,
+    )
     try:
         client.delete(key)
     except redis.RedisError as exc:

@@ -112,7 +112,10 @@ def test_kafka_producer_performance(stack_env: dict[str, str]) -> None:
     # Every record refused (larger than max.request.size): ProducerPerformance still exits 0.
     with pytest.raises(NativeToolError, match="no record was acknowledged") as caught:
         kafka_producer_performance(
-            stack_env["GRACE_KAFKA_BOOTSTRAP"], "gracectl-native-test", records=3,
-            record_size=2_000_000, libs_dir=default_libs_dir(),
-        )  # fmt: skip
+            stack_env["GRACE_KAFKA_BOOTSTRAP"],
+            "gracectl-native-test",
+            records=3,
+            record_size=2_000_000,
+            libs_dir=default_libs_dir(),
+        )
     assert "RecordTooLargeException" in caught.value.details

@@ -108,9 +108,13 @@ def test_pgbench_report() -> None:
 
 @pytest.mark.parametrize(
     "output",
-    [PGBENCH_ABORTED, "", PGBENCH_INSERT.replace("tps = 3157", "tps = ???"),
-     PGBENCH_INSERT.split("latency")[0]],
-)  # fmt: skip
+    [
+        PGBENCH_ABORTED,
+        "",
+        PGBENCH_INSERT.replace("tps = 3157", "tps = ???"),
+        PGBENCH_INSERT.split("latency")[0],
+    ],
+)
 def test_pgbench_report_without_tps_is_an_error(output: str) -> None:
     with pytest.raises(NativeToolError) as caught:
         parse_pgbench(output)
@@ -222,14 +226,15 @@ def test_bad_arguments_are_config_errors(call: object) -> None:
     assert caught.value.exit_code == EXIT_USAGE
 
 
-def test_unreachable_redis_fails_fast_without_leaking_the_password() -> None:
+@pytest.mark.parametrize("tool", [redis_benchmark, redis_benchmark_xadd])
+def test_unreachable_redis_fails_fast_without_leaking_the_password(tool: object) -> None:
     """redis-benchmark spins forever on a refused connection (seen: 8 min at 100 % CPU), so
     the Redis is checked first."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         port = sock.getsockname()[1]
         with pytest.raises(NativeToolError) as caught:
-            redis_benchmark("127.0.0.1", port, "s3cret-pw", requests=10)
+            tool("127.0.0.1", port, "s3cret-pw", requests=10)  # type: ignore[operator]
     error = caught.value
     assert f"127.0.0.1:{port}" in error.message and error.exit_code == EXIT_COULD_NOT_RUN
     assert "s3cret-pw" not in f"{error.message} {error.hint} {error.details}"
