@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gracectl.checks.timeseries import OperationSeries
 from gracectl.errors import ConfigError
+from gracectl.journal_file import JournalFile
 from gracectl.machine import MachineInfo
 
 JOURNAL_VERSION = 1
@@ -46,7 +47,7 @@ class SteadyState(BaseModel):
     detail: str = ""
 
 
-class Journal(BaseModel):
+class Journal(JournalFile, BaseModel):
     kind: Literal["chaos"] = "chaos"  # journals written before kinds existed have none
     version: int = JOURNAL_VERSION
     scenario: dict[str, Any]
@@ -105,11 +106,6 @@ class Journal(BaseModel):
             "lost_acked_events_sample": self.lost_acked_events_sample,
             "history_path": self.history_path,
         }
-
-    def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        tmp.replace(path)
 
 
 def read_journal(path: Path) -> Journal:

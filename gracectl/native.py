@@ -276,8 +276,10 @@ def _run_pgbench(
     duration_s: float,
     variables: Mapping[str, int],
     bin_dir: Path | None,
-) -> tuple[str, PgbenchSummary, float | None, int]:
-    """(command as run, summary, p99 ms from the per-transaction log, threads)."""
+    unit: str,
+) -> NativeCeiling:
+    """Run pgbench: its transactions/s (in `unit`) as the ceiling, p99 from the
+    per-transaction log."""
     pgbench = _pgbench_binary(tool, clients, duration_s, bin_dir)
     target = _PgTarget.of(dsn)
     threads = min(clients, os.cpu_count() or 1)
@@ -306,7 +308,14 @@ def _run_pgbench(
             hint=STACK_HINT,
             details=tail(output),
         )
-    return shlex.join(argv), summary, percentile(latencies, 0.99), threads
+    return NativeCeiling(
+        tool="pgbench",
+        command=shlex.join(argv),
+        throughput=summary.tps,
+        unit=unit,
+        p99_ms=percentile(latencies, 0.99),
+        detail=_pgbench_detail(summary, clients, threads, script),
+    )
 
 
 def _pgbench_detail(summary: PgbenchSummary, clients: int, threads: int, script: str) -> str:
@@ -335,17 +344,9 @@ def pgbench_insert(
     _pgbench_binary("pgbench-insert", clients, duration_s, bin_dir)
     base = prepare_insert_table(dsn, table)
     script = INSERT_SCRIPT.format(table=table)
-    command, summary, p99, threads = _run_pgbench(
-        "pgbench-insert", dsn, script, clients, duration_s, {"n": 0, "base": base}, bin_dir
-    )
-    return NativeCeiling(
-        tool="pgbench",
-        command=command,
-        throughput=summary.tps,
-        unit="writes/s",
-        p99_ms=p99,
-        detail=_pgbench_detail(summary, clients, threads, script),
-    )
+    variables = {"n": 0, "base": base}
+    return _run_pgbench("pgbench-insert", dsn, script, clients, duration_s, variables,
+                            bin_dir, "writes/s")  # fmt: skip
 
 
 def pgbench_select(
@@ -374,23 +375,9 @@ def pgbench_select(
         )
     script = SELECT_SCRIPT.format(table=table)
     lo_id, hi_id = found
-    command, summary, p99, threads = _run_pgbench(
-        "pgbench-select",
-        dsn,
-        script,
-        clients,
-        duration_s,
-        {"lo_id": lo_id, "hi_id": hi_id},
-        bin_dir,
-    )
-    return NativeCeiling(
-        tool="pgbench",
-        command=command,
-        throughput=summary.tps,
-        unit="reads/s",
-        p99_ms=p99,
-        detail=_pgbench_detail(summary, clients, threads, script),
-    )
+    variables = {"lo_id": lo_id, "hi_id": hi_id}
+    return _run_pgbench("pgbench-select", dsn, script, clients, duration_s, variables,
+                            bin_dir, "reads/s")  # fmt: skip
 
 
 # -- redis-benchmark ---------------------------------------------------------------------------
@@ -411,15 +398,21 @@ def redis_master_address(env: Mapping[str, str]) -> tuple[str, int]:
     return str(host), int(port)
 
 
-def _check_redis(host: str, port: int, password: str) -> None:
-    """redis-benchmark spins forever on a refused connection: check it answers first."""
-    client = redis.Redis(
+def _redis_client(host: str, port: int, password: str) -> redis.Redis:
+    return redis.Redis(
         host=host,
         port=port,
         password=password or None,
         socket_timeout=5.0,
         socket_connect_timeout=5.0,
     )
+
+
+def _check_redis(host: str, port: int, password: str) -> None:
+    """Find redis-benchmark, then check Redis answers (redis-benchmark spins forever on a
+    refused connection)."""
+    _binary("redis-benchmark", "redis-benchmark")
+    client = _redis_client(host, port, password)
     try:
         client.ping()
     except redis.AuthenticationError as exc:
@@ -486,7 +479,6 @@ def redis_benchmark(
         "--csv",
         "-q",
     ]
-    _binary("redis-benchmark", "redis-benchmark")
     _check_redis(host, port, password)
     command, rows = _redis_benchmark(
         "redis-benchmark",
@@ -540,7 +532,6 @@ def redis_benchmark_xadd(
     command_words = ["XADD", stream, "*", "k", "key", "v"]
     options = [*common, *command_words, "x" * max(1, payload_bytes)]
     shown_tail = [*common, *command_words, f"<{max(1, payload_bytes)} bytes>"]
-    _binary("redis-benchmark", "redis-benchmark")
     _check_redis(host, port, password)
     _delete_key(host, port, password, stream)
     try:
@@ -569,13 +560,7 @@ def redis_benchmark_xadd(
 
 
 def _delete_key(host: str, port: int, password: str, key: str) -> None:
-    client = redis.Redis(
-        host=host,
-        port=port,
-        password=password or None,
-        socket_timeout=5.0,
-        socket_connect_timeout=5.0,
-    )
+    client = _redis_client(host, port, password)
     try:
         client.delete(key)
     except redis.RedisError as exc:

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import psycopg
 
@@ -25,6 +22,7 @@ from gracectl.errors import GracectlError
 from gracectl.faults.actions import FaultContext, inject
 from gracectl.faults.ledger import AppliedFault, Ledger, heal, heal_pending
 from gracectl.history import FaultWindow
+from gracectl.interrupts import signals_raise
 from gracectl.journal import ActionRecord, Journal, SteadyState
 from gracectl.layout import Layout
 from gracectl.loads import PostgresLoad, RunLoad, start_load
@@ -40,19 +38,6 @@ Notify = Callable[[str], None]
 
 class RunInterrupted(BaseException):
     """SIGINT or SIGTERM during a run: unwind through the rollback."""
-
-
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise RunInterrupted(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @dataclass
@@ -128,7 +113,7 @@ def run_scenario(settings: Settings, scenario: Scenario, notify: Notify = log.in
         machine=this_machine(),
     )
     run = _Run(settings, scenario, journal, run_dir, notify, owner=record("gracectl", os.getpid()))
-    with _signals_interrupt():
+    with signals_raise(RunInterrupted):
         try:
             _execute(run, status)
         except RunInterrupted as exc:

@@ -11,11 +11,11 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gracectl.checks.verdict import Invariant
 from gracectl.errors import ConfigError
+from gracectl.yaml_files import load_yaml_file
 
 FaultName = Literal[
     "postgres.kill_leader",
@@ -161,22 +161,7 @@ def parse_scenario(data: Any, source: str) -> Scenario:
 
 
 def load_scenario(path: Path) -> Scenario:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read scenario: {exc.strerror}",
-            hint="`gracectl scenario list` shows the bundled ones",
-        ) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}",
-            hint="fix the YAML syntax",
-        ) from exc
+    data = load_yaml_file(path, "scenario", "`gracectl scenario list` shows the bundled ones")
     return parse_scenario(data, str(path))
 
 

@@ -37,7 +37,6 @@ from typing import Any, ClassVar
 
 import gevent
 import psycopg
-import psycopg.waiting
 import redis
 from geventhttpclient import URL, HTTPClient
 from locust import User, constant, events, task
@@ -49,35 +48,23 @@ from redis.sentinel import Sentinel
 
 from gracectl.bus.factory import parse_endpoints
 from gracectl.capacity.tally import REPORT_GLOB, StepTally, write_report
+from gracectl.load_env import describe_error, env_float, env_int, use_cooperative_psycopg_wait
 
 log = logging.getLogger("gracectl.loadtests.capacity")
 
-if psycopg.waiting.wait is getattr(psycopg.waiting, "wait_c", None):
-    # Imported before gevent patched `select`: its C wait would block every greenlet.
-    log.warning("psycopg imported before gevent monkey-patching; using its cooperative wait")
-    psycopg.waiting.wait = psycopg.waiting.wait_poll
+use_cooperative_psycopg_wait(log)
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
-
-
-RATE = _env_float("GRACE_CAP_RATE", 100.0)
-USERS = max(1, _env_int("GRACE_CAP_USERS", 4))
-DURATION_S = _env_float("GRACE_CAP_DURATION_S", 5.0)
-START_AT = _env_float("GRACE_CAP_START_AT", 0.0)
+RATE = env_float("GRACE_CAP_RATE", 100.0)
+USERS = max(1, env_int("GRACE_CAP_USERS", 4))
+DURATION_S = env_float("GRACE_CAP_DURATION_S", 5.0)
+START_AT = env_float("GRACE_CAP_START_AT", 0.0)
 OUT_DIR = Path(os.environ.get("GRACE_CAP_OUT", "capacity-step"))
-PROCESSES = max(1, _env_int("GRACE_CAP_PROCESSES", 1))
-OP_TIMEOUT_S = _env_float("GRACE_CAP_OP_TIMEOUT_S", 2.0)
-LATE_TOLERANCE_S = _env_float("GRACE_CAP_LATE_TOLERANCE_S", 0.05)
+PROCESSES = max(1, env_int("GRACE_CAP_PROCESSES", 1))
+OP_TIMEOUT_S = env_float("GRACE_CAP_OP_TIMEOUT_S", 2.0)
+LATE_TOLERANCE_S = env_float("GRACE_CAP_LATE_TOLERANCE_S", 0.05)
 TABLE = os.environ.get("GRACE_CAP_TABLE", "gracectl_capacity")
-READ_ROWS = max(1, _env_int("GRACE_CAP_READ_ROWS", 10_000))
+READ_ROWS = max(1, env_int("GRACE_CAP_READ_ROWS", 10_000))
 TARGET = os.environ.get("GRACE_CAP_TARGET", "")
 #: A backlog still unsent this long after the schedule's end is counted as not sent.
 DRAIN_S = OP_TIMEOUT_S + 1.0
@@ -94,8 +81,7 @@ class OpFailed(Exception):
 
 
 def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:200]
+    return describe_error(exc, 200)
 
 
 class _Process:

@@ -40,7 +40,6 @@ from typing import Any, ClassVar
 
 import gevent
 import psycopg
-import psycopg.waiting
 from gevent import GreenletExit
 from locust import User, constant, events, task
 from locust.env import Environment
@@ -50,38 +49,26 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 from psycopg import sql
 
 from gracectl.history import HistoryWriter, Operation, OpKind, Outcome
+from gracectl.load_env import describe_error, env_float, env_int, use_cooperative_psycopg_wait
 from gracectl.workload import ID_RUN_SHIFT, MAX_RUN
 
 log = logging.getLogger("gracectl.loadtests.postgres_chaos")
 
-if psycopg.waiting.wait is getattr(psycopg.waiting, "wait_c", None):
-    # psycopg was imported before gevent patched `select`: its C wait would block the hub.
-    log.warning("psycopg imported before gevent monkey-patching; using its cooperative wait")
-    psycopg.waiting.wait = psycopg.waiting.wait_poll
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw else default
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
+use_cooperative_psycopg_wait(log)
 
 
 TABLE = os.environ.get("GRACE_WL_TABLE", "gracectl_writes")
 # Run numbers come from a sequence in the database (gracectl.workload); the fallback for a
 # bare `locust -f` run is the clock in minutes, good enough for a manual try.
-RUN = _env_int("GRACE_WL_RUN", int(time.time() // 60) % (MAX_RUN + 1))
-WRITERS = _env_int("GRACE_WL_WRITERS", 1)
-READERS = _env_int("GRACE_WL_READERS", 1)
-WRITE_RATE = _env_float("GRACE_WL_WRITE_RATE", 10.0)
-READ_RATE = _env_float("GRACE_WL_READ_RATE", 10.0)
-DURATION_S = _env_float("GRACE_WL_DURATION_S", 10.0)
-OP_TIMEOUT_S = _env_float("GRACE_WL_OP_TIMEOUT_S", 2.0)
-LATE_TOLERANCE_S = _env_float("GRACE_WL_LATE_TOLERANCE_S", 0.05)
-MAX_OPS = _env_int("GRACE_WL_MAX_OPS", 0)  # per user; 0: what the rate and duration give
+RUN = env_int("GRACE_WL_RUN", int(time.time() // 60) % (MAX_RUN + 1))
+WRITERS = env_int("GRACE_WL_WRITERS", 1)
+READERS = env_int("GRACE_WL_READERS", 1)
+WRITE_RATE = env_float("GRACE_WL_WRITE_RATE", 10.0)
+READ_RATE = env_float("GRACE_WL_READ_RATE", 10.0)
+DURATION_S = env_float("GRACE_WL_DURATION_S", 10.0)
+OP_TIMEOUT_S = env_float("GRACE_WL_OP_TIMEOUT_S", 2.0)
+LATE_TOLERANCE_S = env_float("GRACE_WL_LATE_TOLERANCE_S", 0.05)
+MAX_OPS = env_int("GRACE_WL_MAX_OPS", 0)  # per user; 0: what the rate and duration give
 # After a failure the next connection attempt waits, doubling up to the cap.
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.02, 0.5
 # A backlog still unsent this long after the run's end is recorded as not sent (fail).
@@ -180,9 +167,7 @@ def _classify_db_error(exc: psycopg.Error, sent: bool) -> Outcome:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}"[:300]
+    return describe_error(exc, 300)
 
 
 class _ScheduledUser(User):

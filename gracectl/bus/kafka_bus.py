@@ -181,18 +181,10 @@ class KafkaBus(EventBus):
     ) -> Ack:
         producer = self._producer_client()
         reports: list[tuple[KafkaError | None, Message]] = []
-        try:
-            producer.produce(
-                self._topic(topic),
-                value=value.encode(),
-                key=key.encode(),
-                partition=-1 if partition is None else partition,
-                on_delivery=lambda err, msg: reports.append((err, msg)),
-            )
-        except BufferError as exc:  # nothing was sent
-            return Ack("fail", error=f"local queue full: {exc}")
-        except KafkaException as exc:
-            return Ack("fail", error=str(exc.args[0] if exc.args else exc))
+        not_sent = self._queue(producer, key, value, topic, partition,
+                               lambda err, msg: reports.append((err, msg)))  # fmt: skip
+        if not_sent is not None:
+            return not_sent
         wait_s = self.delivery_timeout_ms / 1000 + 5 if timeout_s is None else timeout_s
         deadline = time.monotonic() + wait_s
         while not reports and (remaining := deadline - time.monotonic()) > 0:
@@ -213,18 +205,35 @@ class KafkaBus(EventBus):
         """Queue the event in librdkafka; its delivery report (acks=all, after librdkafka's
         own retries, up to delivery_timeout_ms) reaches `on_ack` from `poll` or `flush`."""
         producer = self._producer_client()
+        not_sent = self._queue(producer, key, value, topic, partition,
+                               lambda err, msg: on_ack(delivery_ack(err, msg)))  # fmt: skip
+        if not_sent is not None:
+            on_ack(not_sent)
+
+    def _queue(
+        self,
+        producer: Producer,
+        key: str,
+        value: str,
+        topic: str | None,
+        partition: int | None,
+        on_delivery: Callable[[KafkaError | None, Message], None],
+    ) -> Ack | None:
+        """Hand one event to librdkafka (its delivery report goes to `on_delivery`); a `fail`
+        Ack when it certainly was not sent, None once it is queued."""
         try:
             producer.produce(
                 self._topic(topic),
                 value=value.encode(),
                 key=key.encode(),
                 partition=-1 if partition is None else partition,
-                on_delivery=lambda err, msg: on_ack(delivery_ack(err, msg)),
+                on_delivery=on_delivery,
             )
         except BufferError as exc:  # nothing was sent
-            on_ack(Ack("fail", error=f"local queue full: {exc}"))
+            return Ack("fail", error=f"local queue full: {exc}")
         except KafkaException as exc:
-            on_ack(Ack("fail", error=str(exc.args[0] if exc.args else exc)))
+            return Ack("fail", error=str(exc.args[0] if exc.args else exc))
+        return None
 
     def poll(self, timeout_s: float = 0.0) -> int:
         if self._producer is None:

@@ -3,12 +3,11 @@ component, all in a CapacityJournal (reports are rendered from it alone)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gracectl.journal_file import JournalFile
 from gracectl.machine import MachineInfo
 
 CAPACITY_JOURNAL_VERSION = 1
@@ -105,7 +104,7 @@ class ComponentCapacity(BaseModel):
     slo: Slo = Slo()
 
 
-class CapacityJournal(BaseModel):
+class CapacityJournal(JournalFile, BaseModel):
     kind: Literal["capacity"] = "capacity"
     version: int = CAPACITY_JOURNAL_VERSION
     start: float
@@ -116,12 +115,3 @@ class CapacityJournal(BaseModel):
 
     def result_of(self, component: CapacityComponent) -> ComponentCapacity | None:
         return next((r for r in self.results if r.component == component), None)
-
-    def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        tmp.replace(path)
-
-    @classmethod
-    def read(cls, path: Path) -> CapacityJournal:
-        return cls.model_validate(json.loads(path.read_text()))

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from gracectl import stack
 from gracectl.capacity.kafka_step import run_kafka_step
@@ -48,6 +45,7 @@ from gracectl.capacity.targets import (
 )
 from gracectl.config import Settings
 from gracectl.errors import ConfigError, GracectlError
+from gracectl.interrupts import signals_raise
 from gracectl.machine import this_machine
 from gracectl.native import PGBENCH_TABLE
 from gracectl.state_file import recorded_profile, settings_of_running_stack
@@ -77,19 +75,6 @@ class RunInterrupted(BaseException):
     with the steps it had, once _measure has seen the interruption."""
 
     partial: ComponentCapacity | None = None
-
-
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise RunInterrupted(signal.Signals(signum).name)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _quiet(message: str) -> None:
@@ -173,7 +158,7 @@ def run_capacity(
     ctx = _Context(settings, env, slo, target, step_s, max_steps, start_rate, native,
                    run_dir, notify)  # fmt: skip
     notify(f"capacity run -> {journal_path} ({journal.machine.describe()}, SLO {slo.describe()})")
-    with _signals_interrupt():
+    with signals_raise(RunInterrupted):
         try:
             for component in components:
                 journal.results.append(_measure(ctx, component))

@@ -139,21 +139,24 @@ def _chaos_rows(source: str, journal: Journal) -> list[CheckRow]:
     return rows
 
 
+def _nothing_row(source: str, kind: JournalKind, name: str, reason: str) -> CheckRow:
+    """The one row of a journal that holds no result: inconclusive, `reason` saying so."""
+    return CheckRow(
+        source=source,
+        kind=kind,
+        name=name,
+        verdict="inconclusive",
+        label="inconclusive",
+        measured="-",
+        expected="-",
+        reason=reason,
+        evidence=(source,),
+    )
+
+
 def _capacity_rows(source: str, journal: CapacityJournal) -> list[CheckRow]:
     if not journal.results:
-        return [
-            CheckRow(
-                source=source,
-                kind="capacity",
-                name="capacity",
-                verdict="inconclusive",
-                label="inconclusive",
-                measured="-",
-                expected="-",
-                reason="the journal holds no component",
-                evidence=(source,),
-            )
-        ]
+        return [_nothing_row(source, "capacity", "capacity", "the journal holds no component")]
     return [_capacity_row(source, result) for result in journal.results]
 
 
@@ -202,17 +205,5 @@ def _verify_rows(source: str, journal: VerifyJournal) -> list[CheckRow]:
         for r in journal.results
     ]
     if not rows:
-        rows.append(
-            CheckRow(
-                source=source,
-                kind="verify",
-                name="claims",
-                verdict="inconclusive",
-                label="inconclusive",
-                measured="-",
-                expected="-",
-                reason="the journal holds no claim result",
-                evidence=(source,),
-            )
-        )
+        rows.append(_nothing_row(source, "verify", "claims", "the journal holds no claim result"))
     return rows

@@ -119,6 +119,18 @@ def _table(
     return "\n".join(out)
 
 
+def _result_cells(row: CheckRow) -> tuple[str, ...]:
+    """A check's cells from the claimed/threshold column on: claimed or threshold, measured,
+    verdict, reason, evidence."""
+    return (
+        _e(row.expected),
+        _e(row.measured),
+        _verdict(row.label),
+        _e(row.reason),
+        "<br>".join(_path_link(p) for p in row.evidence),
+    )
+
+
 def _verdict_table(journals: Sequence[LoadedJournal], all_rows: Sequence[list[CheckRow]]) -> str:
     rows: list[Sequence[str]] = []
     classes: list[str] = []
@@ -130,17 +142,7 @@ def _verdict_table(journals: Sequence[LoadedJournal], all_rows: Sequence[list[Ch
                 if row.description
                 else _e(row.name)
             )
-            rows.append(
-                (
-                    title,
-                    name,
-                    _e(row.expected),
-                    _e(row.measured),
-                    _verdict(row.label),
-                    _e(row.reason),
-                    "<br>".join(_path_link(p) for p in row.evidence),
-                )
-            )
+            rows.append((title, name, *_result_cells(row)))
             classes.append("")
             if row.projection:
                 rows.append(
@@ -308,16 +310,7 @@ def _verify(journal: VerifyJournal, rows: list[CheckRow]) -> list[str]:
     classes: list[str] = []
     for row in rows:
         claim = f"<b>{_e(row.name)}</b>" + (f": {_e(row.description)}" if row.description else "")
-        body.append(
-            (
-                claim,
-                _e(row.expected),
-                _e(row.measured),
-                _verdict(row.label),
-                _e(row.reason),
-                "<br>".join(_path_link(p) for p in row.evidence),
-            )
-        )
+        body.append((claim, *_result_cells(row)))
         classes.append("")
         if row.projection:
             body.append(

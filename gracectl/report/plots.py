@@ -4,6 +4,8 @@ the offered rate with the knee and the maximum sustainable rate marked."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import ValidationError
 
 from gracectl.capacity.model import ComponentCapacity, StepResult
@@ -179,21 +181,16 @@ def capacity_charts(result: ComponentCapacity, prefix: str) -> list[Chart]:
     steps = sorted(result.steps, key=lambda s: s.offered_rate)
     tips = tuple(_step_tip(s, result.unit) for s in steps)
     offered = [s.offered_rate for s in steps]
+
+    def per_step(label: str, values: Sequence[float | None], color: str) -> Series:
+        """A line through one dot per step (at its offered rate, its figures on hover)."""
+        return Series(
+            label, tuple(zip(offered, values, strict=True)), color, dots=True, point_titles=tips
+        )
+
     latency = (
-        Series(
-            "p50",
-            tuple(zip(offered, [s.p50_ms for s in steps], strict=True)),
-            P50_COLOR,
-            dots=True,
-            point_titles=tips,
-        ),
-        Series(
-            "p99",
-            tuple(zip(offered, [s.p99_ms for s in steps], strict=True)),
-            P99_COLOR,
-            dots=True,
-            point_titles=tips,
-        ),
+        per_step("p50", [s.p50_ms for s in steps], P50_COLOR),
+        per_step("p99", [s.p99_ms for s in steps], P99_COLOR),
         Series(
             "p99.9",
             tuple(zip(offered, [s.p999_ms for s in steps], strict=True)),
@@ -204,13 +201,7 @@ def capacity_charts(result: ComponentCapacity, prefix: str) -> list[Chart]:
     saturated = [s for s in steps if s.generator_saturated]
     achieved = [
         Series("offered (ideal)", tuple((x, x) for x in offered), SLO_COLOR, dashed=True),
-        Series(
-            f"achieved {result.unit}",
-            tuple((s.offered_rate, s.achieved_rate) for s in steps),
-            ACHIEVED_COLOR,
-            dots=True,
-            point_titles=tips,
-        ),
+        per_step(f"achieved {result.unit}", [s.achieved_rate for s in steps], ACHIEVED_COLOR),
     ]
     if saturated:
         achieved.append(

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -34,6 +33,7 @@ from gracectl.capacity.model import CapacityComponent
 from gracectl.checks.verdict import EVENT_SAFETY_INVARIANTS, SAFETY_INVARIANTS
 from gracectl.errors import ConfigError
 from gracectl.scenario import Scenario, bundled_dir, load_scenario
+from gracectl.yaml_files import load_yaml_file
 
 Comparison = Literal["at-least", "at-most"]
 ProjectionUnit = Literal["replica", "broker", "node"]
@@ -296,22 +296,11 @@ def _check_metrics(path: Path, claim: Claim, scenario_file: Path, scenario: Scen
 
 
 def load_claims(path: Path) -> LoadedClaims:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(
-            f"{path}: cannot read claims file: {exc.strerror}",
-            hint=f"the Grace document's claims are in {default_claims_file()}",
-        ) from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(
-            f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}",
-            hint="fix the YAML syntax",
-        ) from exc
+    data = load_yaml_file(
+        path,
+        "claims file",
+        f"the Grace document's claims are in {default_claims_file()}",
+    )
     parsed = parse_claims(data, str(path))
     base = path.resolve().parent
     scenario_paths: dict[str, Path] = {}

@@ -3,12 +3,11 @@ VerifyJournal (reports are rendered from it alone)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from gracectl.journal_file import JournalFile
 from gracectl.machine import MachineInfo
 
 VERIFY_JOURNAL_VERSION = 1
@@ -30,7 +29,7 @@ class ClaimResult(BaseModel):
     evidence: list[str] = []  # journal paths (capacity or chaos) the verdict rests on
 
 
-class VerifyJournal(BaseModel):
+class VerifyJournal(JournalFile, BaseModel):
     kind: Literal["verify"] = "verify"
     version: int = VERIFY_JOURNAL_VERSION
     start: float
@@ -52,12 +51,3 @@ class VerifyJournal(BaseModel):
         if counts["fail"]:
             return 1
         return 3 if counts["inconclusive"] or not self.results else 0
-
-    def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        tmp.replace(path)
-
-    @classmethod
-    def read(cls, path: Path) -> VerifyJournal:
-        return cls.model_validate(json.loads(path.read_text()))
