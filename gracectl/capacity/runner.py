@@ -210,17 +210,28 @@ def _kafka_topic(ctx: _Context) -> str:
     return f"gracectl-capacity-{ctx.run_dir.name.removeprefix('capacity-')}"
 
 
-def _run_step(ctx: _Context, component: CapacityComponent, index: int, rate: float) -> RawStep:
+def _run_step(
+    ctx: _Context,
+    component: CapacityComponent,
+    index: int,
+    rate: float,
+    duration_s: float | None = None,
+) -> RawStep:
     step_dir = ctx.run_dir / component / f"step-{index:02d}-{rate:g}"
+    duration_s = duration_s or ctx.step_s
     if component == "kafka":
-        return run_kafka_step(rate, ctx.step_s, step_dir, ctx.env, _kafka_topic(ctx))
+        return run_kafka_step(rate, duration_s, step_dir, ctx.env, _kafka_topic(ctx))
     table = {"postgres-write": WRITE_TABLE, "postgres-read": READ_TABLE}.get(component, "")
     return run_locust_step(
-        component, rate, ctx.step_s, step_dir, ctx.env,
+        component, rate, duration_s, step_dir, ctx.env,
         processes=os.cpu_count() or 1, master_ports=locust_master_ports(ctx.settings),
         table=table, read_rows=READ_ROWS,
         target=ctx.target or "",
     )  # fmt: skip
+
+
+#: Seconds of the unjudged warm-up step before a component's first judged step.
+WARMUP_STEP_S = 5.0
 
 
 def locust_master_ports(settings: Settings) -> range:
@@ -250,6 +261,15 @@ def _search(ctx: _Context, component: CapacityComponent, steps: list[StepResult]
                     max_steps=ctx.max_steps)  # fmt: skip
     budget_s = ctx.max_steps * (ctx.step_s + STEP_SLACK_S) * timeout_multiplier()
     deadline = time.monotonic() + budget_s
+    # A cold system (a JVM still compiling, empty caches, the first connections) fails a
+    # first step it would sustain a minute later, and the search would never climb back:
+    # one short step at half the start rate, not judged, comes first.
+    warmup_rate = plan.start_rate / 2
+    ctx.notify(f"{component}: warm-up at {warmup_rate:g}/s for {WARMUP_STEP_S:g} s (not judged)")
+    try:
+        _run_step(ctx, component, 0, warmup_rate, duration_s=min(WARMUP_STEP_S, ctx.step_s))
+    except GracectlError as exc:
+        return f"warm-up at {warmup_rate:g}/s could not run: {exc.message}"
     while (rate := next_rate(plan, steps)) is not None:
         if time.monotonic() > deadline:
             return f"time budget of {budget_s:.0f} s used up"
