@@ -48,6 +48,13 @@ class ComponentTimeout(GracectlError):
         self.component = component
 
 
+class Interrupted(GracectlError):
+    """SIGINT or SIGTERM stopped a run that must not go on to its next part (what ran is
+    healed and its journal written)."""
+
+    exit_code = 130
+
+
 class BusError(GracectlError):
     """The event bus (Kafka or Redis Streams) could not be reached or refused a request."""
 

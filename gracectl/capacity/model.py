@@ -112,6 +112,8 @@ class CapacityJournal(JournalFile, BaseModel):
     profile: str
     machine: MachineInfo
     results: list[ComponentCapacity] = []
+    #: The signal that stopped the run early ("SIGINT"), empty when it ran its course.
+    interrupted: str = ""
 
     def result_of(self, component: CapacityComponent) -> ComponentCapacity | None:
         return next((r for r in self.results if r.component == component), None)

@@ -164,6 +164,7 @@ def run_capacity(
                 journal.results.append(_measure(ctx, component))
                 journal.write(journal_path)
         except RunInterrupted as exc:
+            journal.interrupted = str(exc)
             done = {r.component for r in journal.results}
             if exc.partial is not None and exc.partial.component not in done:
                 journal.results.append(exc.partial)

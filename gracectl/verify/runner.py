@@ -18,7 +18,7 @@ from typing import Protocol
 from gracectl import runner as chaos_runner
 from gracectl.capacity.model import CapacityComponent, CapacityJournal, Slo
 from gracectl.config import KafkaConfig, PostgresConfig, Settings
-from gracectl.errors import GracectlError
+from gracectl.errors import GracectlError, Interrupted
 from gracectl.journal import Journal
 from gracectl.machine import this_machine
 from gracectl.scenario import Scenario, parse_scenario
@@ -141,6 +141,12 @@ def _capacity(
             continue
         path = run_dir / f"capacity-{component}.json"
         journal.write(path)
+        if journal.interrupted:
+            raise Interrupted(
+                f"verify interrupted by {journal.interrupted} during the {component} "
+                "capacity run",
+                hint=f"what ran is in {run_dir}",
+            )
         found[component] = CapacityEvidence(journal.result_of(component), str(path))
     return found
 
@@ -179,7 +185,11 @@ def _scenarios(
             by_path[path] = ScenarioEvidence(None, error=exc.message)
             notify(f"scenario {scenario.name} could not run: {exc.message}")
             continue
-        by_path[path] = ScenarioEvidence(journal, str(_journal_path(journal, run_dir)))
+        evidence = str(_journal_path(journal, run_dir))
+        if journal.status == "interrupted":
+            raise Interrupted(f"verify interrupted during scenario {scenario.name} "
+                              "(its faults healed)", hint=f"its journal: {evidence}")  # fmt: skip
+        by_path[path] = ScenarioEvidence(journal, evidence)
         notify(f"scenario {scenario.name}: {journal.verdict} ({journal.status})")
     return {ref: by_path[path] for ref, path in claims.scenario_paths.items() if path in by_path}
 

@@ -511,3 +511,24 @@ def test_run_verify_only_and_inconclusive_exit(tmp_path: Path) -> None:
     assert journal.results[0].verdict == "inconclusive"
     assert "no stack here" in journal.results[0].reason
     assert journal.exit_code() == 3
+
+
+def test_an_interrupted_capacity_run_stops_verify(tmp_path: Path) -> None:
+    """Ctrl-C during one capacity run must not go on to the next one (exit 130)."""
+    from gracectl.errors import Interrupted
+    from gracectl.verify import runner as verify_runner
+
+    calls: list[str] = []
+
+    def interrupted_capacity(settings: Any, components: list[Any], slo: Any, **_: Any) -> Any:
+        calls.append(components[0])
+        return CapacityJournal(start=0.0, profile="dev", machine=this_machine(),
+                               interrupted="SIGINT")  # fmt: skip
+
+    with pytest.raises(Interrupted) as info:
+        verify_runner._capacity(
+            Settings(home=tmp_path / "home"), ["postgres-write", "redis"], interrupted_capacity,
+            Slo(), None, verify_runner.QUICK_CAPACITY, tmp_path, lambda _: None,
+        )  # fmt: skip
+    assert info.value.exit_code == 130
+    assert calls == ["postgres-write"]
