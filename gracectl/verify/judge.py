@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gracectl.capacity.model import ComponentCapacity, StepResult
+from gracectl.capacity.model import ComponentCapacity, NativeCeiling, Slo, StepResult
 from gracectl.capacity.search import enough_samples
 from gracectl.checks.policy import CheckPolicy
 from gracectl.journal import Journal
@@ -170,6 +170,10 @@ def judge_capacity(
             f"{_rate(claimed, unit)}",
             **fields,
         )  # fmt: skip
+    whole = units is None or units.measured >= units.claimed
+    native = result.native
+    if whole and native is not None and native.throughput < claimed:
+        return _result(claim, "fail", _native_short(native, claimed, unit, rate), **fields)
     if result.status != "measured":
         return _result(
             claim, "inconclusive", result.reason or "the capacity run measured no ceiling",
@@ -195,6 +199,14 @@ def judge_capacity(
                   f"{units.claimed}: the measurement alone cannot decide, and a projection "
                   "is not a measurement")  # fmt: skip
         return _result(claim, "inconclusive", reason, **fields)
+    if native is not None and _native_sustains(native, stop.offered_rate, result.slo):
+        reason = (
+            f"gracectl broke at {_rate(stop.offered_rate, unit)}, but {native.tool} reached "
+            f"{_rate(native.throughput, unit)} at p99 {native.p99_ms:g} ms on the same "
+            "endpoint: the system goes further, so the break is the load generator's (it "
+            "shares the cores), not a measurement of the system"
+        )
+        return _result(claim, "inconclusive", reason, **fields)
     p99 = "-" if stop.p99_ms is None else f"{stop.p99_ms:.0f} ms"
     reason = (
         f"the system could not sustain {_rate(stop.offered_rate, unit)} (at or below the "
@@ -203,6 +215,29 @@ def judge_capacity(
         + (f"; {stop.note}" if stop.note else "")
     )
     return _result(claim, "fail", reason, **fields)
+
+
+def _native_short(
+    native: NativeCeiling, claimed: float, unit: str, sustained: float | None
+) -> str:
+    """Why a native tool's figure below the claim fails it: the cheapest generator there is,
+    unthrottled, latency ignored, is an upper bound of what the system does here."""
+    p99 = "" if native.p99_ms is None else f", p99 {native.p99_ms:g} ms"
+    ours = "" if sustained is None else (
+        f"; gracectl sustained {_rate(sustained, unit)} within the SLO"
+    )
+    return (
+        f"even {native.tool}, unthrottled on the same endpoint, reached only "
+        f"{_rate(native.throughput, unit)}{p99}, below the claimed {_rate(claimed, unit)} "
+        f"(it shares this machine's cores with the system){ours}"
+    )
+
+
+def _native_sustains(native: NativeCeiling, rate: float, slo: Slo) -> bool:
+    """The native tool did more than `rate` with its p99 inside the SLO."""
+    return (
+        native.throughput > rate and native.p99_ms is not None and native.p99_ms <= slo.p99_ms
+    )
 
 
 # -- chaos runs ----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from gracectl.capacity.model import (
     CapacityComponent,
     CapacityJournal,
     ComponentCapacity,
+    NativeCeiling,
     Slo,
     StepResult,
 )
@@ -532,3 +533,32 @@ def test_an_interrupted_capacity_run_stops_verify(tmp_path: Path) -> None:
         )  # fmt: skip
     assert info.value.exit_code == 130
     assert calls == ["postgres-write"]
+
+
+def _with_native(result: ComponentCapacity, throughput: float, p99_ms: float) -> ComponentCapacity:
+    native = NativeCeiling(tool="pgbench", command="pgbench -c 8", throughput=throughput,
+                           unit="writes/s", p99_ms=p99_ms)  # fmt: skip
+    return result.model_copy(update={"native": native})
+
+
+def test_a_native_ceiling_below_the_claim_fails_it_even_with_a_saturated_generator() -> None:
+    saturated = _capacity("postgres-write", [
+        _step(1000, 1000, sustained=True), _step(2000, 1500, sustained=False, saturated=True),
+    ], status="inconclusive", reason="generator saturated at 2,000/s")  # fmt: skip
+    out = _judge_writes(_with_native(saturated, 2632, 7.4))
+    assert out.verdict == "fail", out
+    assert "even pgbench" in out.reason and "2,632 writes/s" in out.reason
+    # Above the claim, the native figure proves nothing against it: the verdict stays open.
+    assert _judge_writes(_with_native(saturated, 12000, 7.4)).verdict == "inconclusive"
+
+
+def test_a_break_the_native_tool_shows_the_system_goes_past_is_not_a_fail() -> None:
+    broke = _capacity("postgres-write", [
+        _step(1000, 1000, sustained=True), _step(2000, 1990, sustained=True),
+        _step(4000, 2600, sustained=False, p99_ms=900),
+    ])  # fmt: skip
+    out = _judge_writes(_with_native(broke, 15000, 7.4))
+    assert out.verdict == "inconclusive", out
+    assert "the break is the load generator's" in out.reason
+    # A native figure outside the SLO does not clear the system.
+    assert _judge_writes(_with_native(broke, 15000, 900)).verdict == "fail"
