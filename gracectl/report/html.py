@@ -43,7 +43,8 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: 
        margin: 24px auto; max-width: 1180px; padding: 0 16px; }
 h1 { margin-bottom: 4px; } h2 { margin-top: 36px; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; margin: 8px 0 16px; }
-th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .path { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 .verdict { font-weight: 600; text-transform: uppercase; }
