@@ -102,6 +102,16 @@ class KafkaBus(EventBus):
         return self._admin
 
     # -- topics ----------------------------------------------------------------------------
+    def delete_topic(self, name: str) -> None:
+        """Delete a topic gracectl made for a measurement (its replicas cost every broker
+        CPU for as long as it exists); one that is already gone is fine."""
+        futures = self._admin_client().delete_topics([name], operation_timeout=ADMIN_TIMEOUT_S)
+        try:
+            futures[name].result(timeout=ADMIN_TIMEOUT_S * 2)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise bus_error(f"deleting topic {name!r}", exc) from exc
+
     def create_topic(self, name: str, partitions: int) -> None:
         config = {}
         if self.min_insync_replicas is not None:
