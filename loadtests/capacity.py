@@ -44,9 +44,9 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import LocalRunner, MasterRunner
 from psycopg import sql
-from redis.sentinel import Sentinel
 
 from gracectl.bus.factory import parse_endpoints
+from gracectl.bus.redis_streams import sentinel_client, socket_timeouts
 from gracectl.capacity.tally import REPORT_GLOB, StepTally, write_report
 from gracectl.load_env import describe_error, env_float, env_int, use_cooperative_psycopg_wait
 
@@ -296,12 +296,10 @@ class RedisUser(_ScheduledUser):
 
     def connect(self) -> None:
         sentinels = parse_endpoints(os.environ["GRACE_REDIS_SENTINELS"])
-        timeouts = {"socket_timeout": OP_TIMEOUT_S, "socket_connect_timeout": OP_TIMEOUT_S}
-        sentinel: Any = Sentinel(sentinels, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
-        self.client: redis.Redis = sentinel.master_for(
+        self.client: redis.Redis = sentinel_client(sentinels, OP_TIMEOUT_S).master_for(
             os.environ["GRACE_REDIS_MASTER_NAME"],
             password=os.environ.get("GRACE_REDIS_PASSWORD") or None,
-            protocol=2, **timeouts,
+            protocol=2, **socket_timeouts(OP_TIMEOUT_S),
         )  # fmt: skip
         self.client.ping()
         self.key = f"gracectl:capacity:{self.name}"

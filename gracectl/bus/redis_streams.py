@@ -67,6 +67,17 @@ def translated(what: str) -> Iterator[None]:
         raise BusError(f"redis: {what}: {exc}", hint=HINT) from exc
 
 
+def socket_timeouts(timeout_s: float) -> dict[str, float]:
+    return {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+
+
+def sentinel_client(sentinels: list[tuple[str, int]], timeout_s: float) -> Any:
+    """A redis-py Sentinel over the stack's Sentinels (unannotated in redis-py, hence Any):
+    `master_for(name, ...)` for a client that follows failovers, `discover_master(name)` for
+    the current address."""
+    return Sentinel(sentinels, sentinel_kwargs=socket_timeouts(timeout_s))  # type: ignore[no-untyped-call]
+
+
 class RedisStreamsBus(EventBus):
     kind = "redis-streams"
 
@@ -84,14 +95,12 @@ class RedisStreamsBus(EventBus):
         self.master_name = master_name
         self.socket_timeout_s = socket_timeout_s
         self.claim_idle_ms = claim_idle_ms
-        timeouts = {"socket_timeout": socket_timeout_s, "socket_connect_timeout": socket_timeout_s}
-        # redis-py's Sentinel and connection classes are unannotated.
-        sentinel: Any = Sentinel(sentinels, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+        sentinel = sentinel_client(sentinels, socket_timeout_s)
         options: dict[str, Any] = {
             "password": password,
             "decode_responses": True,
             "protocol": 2,
-            **timeouts,
+            **socket_timeouts(socket_timeout_s),
         }
         self._writer: redis.Redis = sentinel.master_for(
             master_name, retry=Retry(NoBackoff(), 0), **options

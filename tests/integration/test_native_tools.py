@@ -25,7 +25,7 @@ from gracectl.native import (
     redis_benchmark_xadd,
     redis_master_address,
 )
-from gracectl.native_output import NativeToolError
+from gracectl.native.output import NativeToolError
 from tests.conftest import Sandbox, _next_port
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from gracectl.native import (
     redis_benchmark_xadd,
     run_tool,
 )
-from gracectl.native_output import (
+from gracectl.native.output import (
     NativeToolError,
     parse_pgbench,
     parse_producer_performance,
