@@ -1,6 +1,7 @@
 """Inside the event-workload subprocess (`python -m gracectl.event_workload`): producer
-threads on an open-model schedule, consumers as threads or child processes, each writing
-its own JSON-lines history of EventOps. gracectl.event_workload is the caller's side.
+threads on an open-model schedule and the load process that runs them next to its consumers
+(threads or child processes, gracectl.event_consumers), each writing its own JSON-lines
+history of EventOps. gracectl.event_workload is the caller's side.
 
 Producer k of a producer sends event seq at t0 + seq / rate_per_producer (producers offset
 within one interval), measures latency from that planned time, flags it `late` past the
@@ -15,58 +16,42 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from types import FrameType
 
-from gracectl.bus import Ack, EventBus, open_bus
-from gracectl.bus.kafka_bus import KafkaBus
-from gracectl.bus.redis_streams import RedisStreamsBus
+from gracectl.bus import Ack, EventBus
 from gracectl.errors import GracectlError
-from gracectl.event_workload_read import EventPayload, parse_payload, partition_label
+from gracectl.event_consumers import (
+    CONSUMER_HARD_STOP_S,
+    consume_loop,
+    end_consumers,
+    install_sigterm,
+    run_consumer_process,
+    spawn_consumers,
+)
+from gracectl.event_workload_read import EventPayload, partition_label
 from gracectl.event_workload_spec import (
-    CONSUMERS_NAME,
     HISTORY_DIR_NAME,
     PRODUCERS_DONE_NAME,
     EventWorkloadSpec,
+    open_topic_bus,
 )
 from gracectl.history import EventOp, HistoryWriter, Outcome
-from gracectl.processes import record
 
 log = logging.getLogger("gracectl.event_workload")
 
 OUTCOMES: dict[str, Outcome] = {"ok": "ok", "fail": "fail", "indeterminate": "info"}
-CONSUME_BATCH = 100
-CONSUME_WAIT_S = 0.5
-#: Consumers end at most this long after their drain even if events keep coming.
-CONSUMER_HARD_STOP_S = 30.0
-CHILD_EXIT_GRACE_S = 5.0
 #: A producer waiting for its next send serves answers at least this often.
 POLL_MAX_S = 0.1
 POLL_MIN_S = 0.001
-#: Kafka batches what producers send within this window (librdkafka's and, since Kafka 4.0,
-#: the Java producer's default): without it each event is its own produce request.
-KAFKA_LINGER_MS = 5
 #: Stopped by SIGTERM: wait at most this long for the last answers (LoadProcess gives 10 s).
 STOP_FLUSH_S = 2.0
-
-
-def open_topic_bus(spec: EventWorkloadSpec) -> EventBus:
-    bus = open_bus(os.environ, topic=spec.topic)
-    if isinstance(bus, RedisStreamsBus):
-        bus.claim_idle_ms = int(spec.claim_idle_s * 1000)
-    if isinstance(bus, KafkaBus):
-        bus.linger_ms = KAFKA_LINGER_MS
-    return bus
 
 
 STARTUP_TIMEOUT_S = 15.0
@@ -205,127 +190,7 @@ def produce_op(
     )  # fmt: skip
 
 
-# -- consumers -----------------------------------------------------------------------------
-def consume_loop(
-    spec: EventWorkloadSpec,
-    name: str,
-    out: HistoryWriter,
-    stop: threading.Event,
-    producers_done: Callable[[], bool],
-) -> None:
-    """Read in the group until stopped, or until a read comes back empty drain_s after the
-    producers ended (bounded by CONSUMER_HARD_STOP_S more)."""
-    consumed = 0
-    drain_until: float | None = None
-    with open_topic_bus(spec) as bus:
-        while not stop.is_set():
-            start = time.time()
-            try:
-                events = bus.consume(spec.group, name, max_events=CONSUME_BATCH,
-                                     timeout_s=CONSUME_WAIT_S)  # fmt: skip
-            except GracectlError as exc:
-                log.warning("%s: %s", name, exc)
-                events = []
-                stop.wait(CONSUME_WAIT_S)
-            end = time.time()
-            for event in events:
-                payload = parse_payload(event.value)
-                if payload is None:
-                    continue  # not a workload event (another writer on the topic)
-                out.append(EventOp(
-                    worker=name, op="consume", key=event.key, seq=payload.seq,
-                    partition=partition_label(event.topic, event.partition),
-                    offset=event.offset, timestamp_ms=event.timestamp_ms,
-                    producer=payload.producer, intended=start, start=start, end=end,
-                    outcome="ok",
-                ))  # fmt: skip
-                consumed += 1
-            if drain_until is None and producers_done():
-                drain_until = end + spec.drain_s
-            if drain_until is not None and (
-                (not events and end >= drain_until) or end >= drain_until + CONSUMER_HARD_STOP_S
-            ):
-                break
-    log.info("%s consumed %d events", name, consumed)
-
-
-def run_consumer_process(spec: EventWorkloadSpec, run_dir: Path, name: str, parent: int) -> int:
-    """A consumer as its own process: ends on SIGTERM, when its parent (the load, `parent`:
-    given, as it may die before this process looks) is gone, or after the drain once the
-    load has marked the producers done."""
-    stop = install_sigterm()
-    done_marker = run_dir / PRODUCERS_DONE_NAME
-
-    def producers_done() -> bool:
-        if os.getppid() != parent:
-            log.warning("%s: the event workload is gone: stopping", name)
-            stop.set()
-        return done_marker.exists()
-
-    out = HistoryWriter(run_dir / HISTORY_DIR_NAME / f"{name}.jsonl")
-    try:
-        consume_loop(spec, name, out, stop, producers_done)
-    finally:
-        out.close()
-    return 0
-
-
 # -- the load process ----------------------------------------------------------------------
-def install_sigterm() -> threading.Event:
-    stop = threading.Event()
-
-    def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        log.info("SIGTERM: stopping")
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    return stop
-
-
-def spawn_consumers(
-    spec: EventWorkloadSpec, spec_path: Path, run_dir: Path
-) -> list[tuple[str, subprocess.Popen[bytes]]]:
-    children = []
-    for i in range(spec.consumers):
-        name = f"consumer-{i}"
-        command = [sys.executable, "-m", "gracectl.event_workload", "--spec", str(spec_path),
-                   "--run-dir", str(run_dir), "--consumer", name,
-                   "--parent", str(os.getpid())]  # fmt: skip
-        # Inherits stdout/stderr: consumer logs land in the load's output file.
-        children.append((name, subprocess.Popen(command, stdin=subprocess.DEVNULL)))
-    records = [record(name, child.pid) for name, child in children]
-    listed = [r.model_dump(mode="json") for r in records if r is not None]
-    tmp = run_dir / f".{CONSUMERS_NAME}.tmp"
-    tmp.write_text(json.dumps(listed, indent=2) + "\n")
-    tmp.replace(run_dir / CONSUMERS_NAME)
-    return children
-
-
-def end_consumers(
-    children: list[tuple[str, subprocess.Popen[bytes]]], wait_s: float, stop: threading.Event
-) -> None:
-    """Wait (up to `wait_s`, or until SIGTERM) for consumer processes to drain; SIGTERM,
-    then SIGKILL, the ones still running. They are our unreaped children: their PIDs cannot
-    have been recycled."""
-    deadline = time.monotonic() + wait_s
-    while any(c.poll() is None for _, c in children) and time.monotonic() < deadline:
-        if stop.wait(0.1):
-            break
-    for name, child in children:
-        if child.poll() is None:
-            log.info("%s (pid %d) still running: SIGTERM", name, child.pid)
-            child.terminate()
-    for name, child in children:
-        try:
-            child.wait(timeout=CHILD_EXIT_GRACE_S)
-        except subprocess.TimeoutExpired:
-            log.warning("%s (pid %d) ignored SIGTERM: SIGKILL", name, child.pid)
-            child.kill()
-            child.wait()
-        if child.returncode != 0:
-            log.info("%s (pid %d) ended with %s", name, child.pid, child.returncode)
-
-
 def run_load(spec: EventWorkloadSpec, spec_path: Path, run_dir: Path) -> int:
     stop = install_sigterm()
     history_dir = run_dir / HISTORY_DIR_NAME

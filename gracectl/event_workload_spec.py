@@ -4,12 +4,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gracectl.bus import DEFAULT_TOPIC
+from gracectl.bus import DEFAULT_TOPIC, EventBus, open_bus
+from gracectl.bus.kafka_bus import KafkaBus
+from gracectl.bus.redis_streams import RedisStreamsBus
 from gracectl.errors import GracectlError
 
 HISTORY_DIR_NAME = "events"
@@ -90,3 +93,18 @@ class EventWorkloadResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0
+
+
+#: Kafka batches what producers send within this window (librdkafka's and, since Kafka 4.0,
+#: the Java producer's default): without it each event is its own produce request.
+KAFKA_LINGER_MS = 5
+
+
+def open_topic_bus(spec: EventWorkloadSpec) -> EventBus:
+    """In the subprocess: the bus named by its environment, tuned for this spec."""
+    bus = open_bus(os.environ, topic=spec.topic)
+    if isinstance(bus, RedisStreamsBus):
+        bus.claim_idle_ms = int(spec.claim_idle_s * 1000)
+    if isinstance(bus, KafkaBus):
+        bus.linger_ms = KAFKA_LINGER_MS
+    return bus
