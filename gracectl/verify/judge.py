@@ -19,8 +19,6 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gracectl.capacity.model import ComponentCapacity, NativeCeiling, Slo, StepResult
-from gracectl.capacity.search import enough_samples
 from gracectl.checks.policy import CheckPolicy
 from gracectl.journal import Journal
 from gracectl.verify.claims import (
@@ -30,9 +28,26 @@ from gracectl.verify.claims import (
     ProjectionUnit,
     ScenarioTest,
     UntestableTest,
-    format_number,
 )
+from gracectl.verify.evidence import (
+    CapacityEvidence,
+    ScenarioEvidence,
+    Units,
+    claim_result,
+    combine,
+)
+from gracectl.verify.judge_capacity import judge_capacity, projection_text
 from gracectl.verify.model import ClaimResult, ClaimVerdict
+
+__all__ = [
+    "CapacityEvidence",
+    "ScenarioEvidence",
+    "Units",
+    "combine",
+    "judge_capacity",
+    "judge_claim",
+    "projection_text",
+]
 
 MONTH_S = 30 * 24 * 3600.0
 #: recovery metric -> (the metric counting the attempts during the fault, what was attempted)
@@ -43,201 +58,12 @@ RECOVERY_SAMPLES: dict[str, tuple[str, str]] = {
 
 
 @dataclass(frozen=True)
-class CapacityEvidence:
-    """One component's capacity result (None: the run gave none, `error` says why)."""
-
-    result: ComponentCapacity | None
-    journal_path: str = ""
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class ScenarioEvidence:
-    """One chaos run's journal (None: it could not run, `error` says why)."""
-
-    journal: Journal | None
-    journal_path: str = ""
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class Units:
-    """How many replicas / brokers / nodes a measurement spread over, and how many the
-    claim is about."""
-
-    per: ProjectionUnit
-    measured: int
-    claimed: int
-
-
-@dataclass(frozen=True)
 class _Part:
+    """One run's share of a claim's verdict."""
+
     verdict: ClaimVerdict
     measured: str
     reason: str
-
-
-def combine(verdicts: Iterable[ClaimVerdict]) -> ClaimVerdict:
-    """fail if any fails; else inconclusive if any is (or there is none); else pass."""
-    found = set(verdicts)
-    if "fail" in found:
-        return "fail"
-    return "inconclusive" if "inconclusive" in found or not found else "pass"
-
-
-def _with_note(reason: str, claim: Claim) -> str:
-    return f"{reason}; note: {claim.note}" if claim.note else reason
-
-
-def _result(claim: Claim, verdict: ClaimVerdict, reason: str, **fields: object) -> ClaimResult:
-    return ClaimResult.model_validate(
-        {
-            "id": claim.id,
-            "claim": claim.claim,
-            "claimed": claim.describe_claimed(),
-            "measured": "-",
-            "verdict": verdict,
-            "reason": _with_note(reason, claim),
-            **fields,
-        }
-    )
-
-
-# -- capacity ------------------------------------------------------------------------------
-def _stopping_step(result: ComponentCapacity) -> StepResult | None:
-    """Where the search hit a limit: the lowest judged step above the highest sustained one
-    that was not sustained (steps too small to judge are left out, as the capacity run
-    leaves them out)."""
-    judged = [s for s in result.steps if enough_samples(s)]
-    top = max((s.offered_rate for s in judged if s.sustained), default=None)
-    broken = [s for s in judged if not s.sustained and (top is None or s.offered_rate > top)]
-    return min(broken, key=lambda s: s.offered_rate) if broken else None
-
-
-def _rate(value: float, unit: str) -> str:
-    return f"{format_number(round(value))} {unit}"
-
-
-def _capacity_measured(result: ComponentCapacity, unit: str) -> str:
-    rate = result.max_sustainable_rate
-    if rate is None:
-        return "-"
-    bound = "" if result.status == "measured" else ">= "
-    text = f"{bound}{_rate(rate, unit)} sustained"
-    if result.knee_rate is not None:
-        text += f", knee at {format_number(round(result.knee_rate))}/s"
-    if result.native is not None:
-        text += f"; {result.native.tool}: {_rate(result.native.throughput, result.native.unit)}"
-    return text
-
-
-def projection_text(rate: float | None, units: Units | None, unit: str, lower_bound: bool) -> str:
-    """`measured / units measured x units claimed`, labelled; empty when the measurement
-    already covers the claim's units or there is nothing to project."""
-    if rate is None or units is None or units.measured == units.claimed or units.measured < 1:
-        return ""
-    per_unit = rate / units.measured
-    bound = ">= " if lower_bound else ""
-    return (
-        f"projection, not measured: {bound}{_rate(per_unit * units.claimed, unit)} = "
-        f"{_rate(per_unit, unit)} per {units.per} x {units.claimed} {units.per}s "
-        f"(measured on {units.measured}; linear scaling assumed)"
-    )
-
-
-def judge_capacity(
-    claim: Claim, test: CapacityTest, evidence: CapacityEvidence, units: Units | None
-) -> ClaimResult:
-    claimed = claim.value
-    assert claimed is not None  # the model requires a number for capacity claims
-    paths = [evidence.journal_path] if evidence.journal_path else []
-    result = evidence.result
-    if result is None:
-        reason = evidence.error or f"the capacity run gave no result for {test.capacity}"
-        return _result(claim, "inconclusive", reason, evidence=paths)
-    unit = claim.unit or result.unit
-    rate = result.max_sustainable_rate
-    fields: dict[str, object] = {
-        "measured": _capacity_measured(result, unit),
-        "measured_value": rate,
-        "projection": projection_text(rate, units, unit, result.status != "measured"),
-        "evidence": paths,
-    }
-    if rate is not None and rate >= claimed:
-        return _result(
-            claim, "pass",
-            f"sustained {_rate(rate, unit)} within the SLO, at or above the claimed "
-            f"{_rate(claimed, unit)}",
-            **fields,
-        )  # fmt: skip
-    whole = units is None or units.measured >= units.claimed
-    native = result.native
-    if whole and native is not None and native.throughput < claimed:
-        return _result(claim, "fail", _native_short(native, claimed, unit, rate), **fields)
-    if result.status != "measured":
-        return _result(
-            claim, "inconclusive", result.reason or "the capacity run measured no ceiling",
-            **fields,
-        )  # fmt: skip
-    stop = _stopping_step(result)
-    if stop is None:
-        top = max((s.offered_rate for s in result.steps), default=0.0)
-        reason = (f"every step up to {_rate(top, unit)} was sustained: the run ended before "
-                  "the system's limit (more steps would decide)")  # fmt: skip
-        return _result(claim, "inconclusive", reason, **fields)
-    if stop.generator_saturated:
-        reason = (f"generator saturated at {_rate(stop.offered_rate, unit)}: the system's "
-                  "ceiling was not reached")  # fmt: skip
-        return _result(claim, "inconclusive", reason, **fields)
-    if stop.offered_rate > claimed:
-        reason = (f"the ceiling lies between {_rate(rate or 0.0, unit)} and "
-                  f"{_rate(stop.offered_rate, unit)}, around the claimed {_rate(claimed, unit)}:"
-                  " a finer step would decide")  # fmt: skip
-        return _result(claim, "inconclusive", reason, **fields)
-    if units is not None and units.measured < units.claimed:
-        reason = (f"measured on {units.measured} {units.per}(s), the claim is about "
-                  f"{units.claimed}: the measurement alone cannot decide, and a projection "
-                  "is not a measurement")  # fmt: skip
-        return _result(claim, "inconclusive", reason, **fields)
-    if native is not None and _native_sustains(native, stop.offered_rate, result.slo):
-        reason = (
-            f"gracectl broke at {_rate(stop.offered_rate, unit)}, but {native.tool} reached "
-            f"{_rate(native.throughput, unit)} at p99 {native.p99_ms:g} ms on the same "
-            "endpoint: the system goes further, so the break is the load generator's (it "
-            "shares the cores), not a measurement of the system"
-        )
-        return _result(claim, "inconclusive", reason, **fields)
-    p99 = "-" if stop.p99_ms is None else f"{stop.p99_ms:.0f} ms"
-    reason = (
-        f"the system could not sustain {_rate(stop.offered_rate, unit)} (at or below the "
-        f"claim): achieved {_rate(stop.achieved_rate, unit)}, p99 {p99}, errors "
-        f"{stop.error_fraction:.2%} (SLO {result.slo.describe()})"
-        + (f"; {stop.note}" if stop.note else "")
-    )
-    return _result(claim, "fail", reason, **fields)
-
-
-def _native_short(
-    native: NativeCeiling, claimed: float, unit: str, sustained: float | None
-) -> str:
-    """Why a native tool's figure below the claim fails it: the cheapest generator there is,
-    unthrottled, latency ignored, is an upper bound of what the system does here."""
-    p99 = "" if native.p99_ms is None else f", p99 {native.p99_ms:g} ms"
-    ours = "" if sustained is None else (
-        f"; gracectl sustained {_rate(sustained, unit)} within the SLO"
-    )
-    return (
-        f"even {native.tool}, unthrottled on the same endpoint, reached only "
-        f"{_rate(native.throughput, unit)}{p99}, below the claimed {_rate(claimed, unit)} "
-        f"(it shares this machine's cores with the system){ours}"
-    )
-
-
-def _native_sustains(native: NativeCeiling, rate: float, slo: Slo) -> bool:
-    """The native tool did more than `rate` with its p99 inside the SLO."""
-    return (
-        native.throughput > rate and native.p99_ms is not None and native.p99_ms <= slo.p99_ms
-    )
 
 
 # -- chaos runs ----------------------------------------------------------------------------
@@ -332,7 +158,7 @@ def judge_scenarios(
     used = [_evidence_for(evidence, r.scenario) for r in test.scenarios]
     parts = [judge_run(e, r.scenario, r.metrics) for e, r in zip(used, test.scenarios, strict=True)]
     verdict = combine(p.verdict for p in parts)
-    return _result(
+    return claim_result(
         claim,
         verdict,
         " | ".join(p.reason for p in parts if p.verdict == verdict),
@@ -399,7 +225,7 @@ def judge_availability(
         reasons.insert(0, "a chaos run measures downtime per failure, not availability over "
                        "a month; that also depends on how often failures happen, which no "
                        "run here measures")  # fmt: skip
-    return _result(
+    return claim_result(
         claim,
         verdict,
         " | ".join(reasons),
@@ -421,7 +247,7 @@ def judge_claim(
     (units measured, units in the document's topology)."""
     test = claim.test
     if isinstance(test, UntestableTest):
-        return _result(claim, "inconclusive", f"not testable by gracectl: {test.untestable}")
+        return claim_result(claim, "inconclusive", f"not testable by gracectl: {test.untestable}")
     if isinstance(test, ScenarioTest):
         return judge_scenarios(claim, test, scenarios)
     if isinstance(test, AvailabilityTest):
