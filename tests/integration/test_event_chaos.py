@@ -126,7 +126,10 @@ def test_redis_async_replication_loss_is_caught_and_named(sandbox: Sandbox) -> N
     assert journal.lost_acked_events_sample == out["lost_acked_events_sample"]
     starts = {w["name"]: w["start"] for w in journal.fault_windows}
     held, killed = starts["redis.pause_replication"], starts["node.kill"]
-    assert all(held - 1.0 <= acked[n].end <= killed for n in named)
+    # Sent before the kill; the producer thread notes the answer's time a little after it
+    # arrives (a busy 2-core CI host: up to tens of ms), hence the slack on `end`.
+    assert all(held - 1.0 <= acked[n].end <= killed + 1.0 for n in named)
+    assert all(acked[n].start <= killed for n in named)
 
     # Read the stream again, as an application would (`gracectl env`): none of them is there,
     # neither by (producer, seq) nor by the stream id the master had acknowledged.
